@@ -1,0 +1,1 @@
+//! FIXME: to be written.
