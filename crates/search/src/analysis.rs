@@ -1,0 +1,439 @@
+//! Text analysis: the biomedical tokenizer, UK/US spelling folding, and the analyzer chains that the
+//! index and the query path share (so a query term is analysed exactly as the text it must match).
+//!
+//! `bio` (title, abstract, MeSH, keywords, publication types):
+//! [`BioTokenizer`] → lower-case → ASCII folding → [`SpellingFilter`] (UK → US) → English stop
+//! words → Snowball English stemmer.
+//! `name` (authors, journal): simple tokenizer → lower-case → ASCII folding.
+
+use std::borrow::Cow;
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    Token, TokenFilter, TokenStream, Tokenizer,
+};
+
+/// Name under which the biomedical analyzer is registered.
+pub const BIO: &str = "bio";
+/// Name under which the personal/journal name analyzer is registered.
+pub const NAME: &str = "name";
+/// Name of the analyzer used for prefix queries and suggestions: like `bio` without stemming and
+/// stop words.
+pub const BIO_UNSTEMMED: &str = "bio_unstemmed";
+
+/// Builds the biomedical analyzer.
+pub fn bio_analyzer() -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(BioTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(SpellingFilter);
+    match StopWordFilter::new(Language::English) {
+        Some(stop) => builder.filter(stop).filter(Stemmer::new(Language::English)).build(),
+        None => builder.filter(Stemmer::new(Language::English)).build(),
+    }
+}
+
+/// Builds the analyzer for prefix terms: tokenised, folded and spelling-normalised, not stemmed.
+pub fn bio_unstemmed_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(BioTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(SpellingFilter)
+        .build()
+}
+
+/// Builds the analyzer for author and journal names.
+pub fn name_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// Registers every analyzer on an index.
+pub fn register(index: &tantivy::Index) {
+    let tokenizers = index.tokenizers();
+    tokenizers.register(BIO, bio_analyzer());
+    tokenizers.register(BIO_UNSTEMMED, bio_unstemmed_analyzer());
+    tokenizers.register(NAME, name_analyzer());
+}
+
+/// Runs an analyzer over `text` and returns `(position, term)` pairs.
+pub fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let t = stream.token();
+        out.push((t.position, t.text.clone()));
+    }
+    out
+}
+
+/// Splits text into alphanumeric runs. Runs joined by hyphens or slashes where one part holds a
+/// digit or is at most two characters long ("COVID-19", "IL-6", "SARS-CoV-2", "X-ray") are also
+/// emitted joined ("covid19", "il6", "sarscov2", "xray") at the position of the first part, so that
+/// "COVID-19", "COVID 19" and "COVID19" all match one another. Alphanumeric runs such as "HbA1c"
+/// and "SGLT2" stay whole.
+#[derive(Clone, Default)]
+pub struct BioTokenizer {
+    tokens: Vec<Token>,
+}
+
+/// The stream of a [`BioTokenizer`].
+pub struct BioTokenStream<'a> {
+    tokens: &'a mut Vec<Token>,
+    index: usize,
+}
+
+impl Tokenizer for BioTokenizer {
+    type TokenStream<'a> = BioTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> BioTokenStream<'a> {
+        self.tokens.clear();
+        tokenize_into(text, &mut self.tokens);
+        BioTokenStream {
+            tokens: &mut self.tokens,
+            index: usize::MAX,
+        }
+    }
+}
+
+impl TokenStream for BioTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        self.index = self.index.wrapping_add(1);
+        self.index < self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.index]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.index]
+    }
+}
+
+fn tokenize_into(text: &str, out: &mut Vec<Token>) {
+    // Collect the alphanumeric runs with the joiner that follows each.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            if start.is_none() {
+                start = Some(i);
+            }
+        } else if let Some(s) = start.take() {
+            runs.push((s, i));
+        }
+    }
+    if let Some(s) = start {
+        runs.push((s, text.len()));
+    }
+    let mut position = 0usize;
+    let mut i = 0;
+    while i < runs.len() {
+        // Extend a compound while runs are joined by exactly one '-' or '/'.
+        let mut j = i;
+        while j + 1 < runs.len() {
+            let gap = &text[runs[j].1..runs[j + 1].0];
+            if gap == "-" || gap == "/" {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let parts = &runs[i..=j];
+        let joinable = parts.len() > 1
+            && parts.len() <= 4
+            && parts.iter().any(|&(s, e)| {
+                let p = &text[s..e];
+                p.chars().any(|c| c.is_ascii_digit()) || p.chars().count() <= 2
+            });
+        if joinable {
+            let joined: String = parts.iter().map(|&(s, e)| &text[s..e]).collect();
+            out.push(Token {
+                offset_from: parts[0].0,
+                offset_to: parts[parts.len() - 1].1,
+                position,
+                text: joined,
+                position_length: parts.len(),
+            });
+        }
+        for &(s, e) in parts {
+            out.push(Token {
+                offset_from: s,
+                offset_to: e,
+                position,
+                text: text[s..e].to_string(),
+                position_length: 1,
+            });
+            position += 1;
+        }
+        i = j + 1;
+    }
+}
+
+/// Rewrites British spellings to American ones, so that both match each other: anaemia → anemia,
+/// paediatric → pediatric, oesophagus → esophagus, tumour → tumor, randomised → randomized...
+/// Applied after lower-casing and ASCII folding, before stemming.
+#[derive(Clone, Copy, Default)]
+pub struct SpellingFilter;
+
+impl TokenFilter for SpellingFilter {
+    type Tokenizer<T: Tokenizer> = SpellingFilterWrapper<T>;
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> SpellingFilterWrapper<T> {
+        SpellingFilterWrapper(tokenizer)
+    }
+}
+
+/// The tokenizer wrapped by a [`SpellingFilter`].
+#[derive(Clone)]
+pub struct SpellingFilterWrapper<T>(T);
+
+impl<T: Tokenizer> Tokenizer for SpellingFilterWrapper<T> {
+    type TokenStream<'a> = SpellingStream<T::TokenStream<'a>>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        SpellingStream(self.0.token_stream(text))
+    }
+}
+
+/// The stream of a [`SpellingFilter`].
+pub struct SpellingStream<S>(S);
+
+impl<S: TokenStream> TokenStream for SpellingStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.0.advance() {
+            return false;
+        }
+        if let Cow::Owned(us) = us_spelling(&self.0.token().text) {
+            self.0.token_mut().text = us;
+        }
+        true
+    }
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
+    }
+}
+
+/// Whole-word British → American pairs that no rule covers.
+const WORDS: &[(&str, &str)] = &[
+    ("ageing", "aging"),
+    ("grey", "gray"),
+    ("programme", "program"),
+    ("programmes", "programs"),
+    ("aluminium", "aluminum"),
+    ("mould", "mold"),
+    ("plough", "plow"),
+    ("catalogue", "catalog"),
+    ("dialogue", "dialog"),
+    ("cheque", "check"),
+    ("practise", "practice"),
+    ("licence", "license"),
+    ("defence", "defense"),
+    ("offence", "offense"),
+];
+
+/// Infix replacements, applied anywhere in a word.
+const INFIXES: &[(&str, &str)] = &[
+    ("rrhoea", "rrhea"),
+    ("pnoea", "pnea"),
+    ("foet", "fet"),
+    ("coeliac", "celiac"),
+    ("homoeo", "homeo"),
+    ("manoeuv", "maneuv"),
+    ("amoeb", "ameb"),
+    ("oestr", "estr"),
+    ("tumour", "tumor"),
+    ("behaviour", "behavior"),
+    ("labour", "labor"),
+    ("colour", "color"),
+    ("odour", "odor"),
+    ("vapour", "vapor"),
+    ("favour", "favor"),
+    ("humour", "humor"),
+    ("honour", "honor"),
+    ("rumour", "rumor"),
+    ("sulph", "sulf"),
+    ("centre", "center"),
+    ("fibre", "fiber"),
+    ("litre", "liter"),
+    ("metre", "meter"),
+    ("calibre", "caliber"),
+];
+
+/// Suffix rewrites (-ise → -ize, -yse → -yze), for words of at least six letters.
+const SUFFIXES: &[(&str, &str)] = &[
+    ("isations", "izations"),
+    ("isation", "ization"),
+    ("ising", "izing"),
+    ("ised", "ized"),
+    ("ises", "izes"),
+    ("iser", "izer"),
+    ("isers", "izers"),
+    ("ise", "ize"),
+    ("ysing", "yzing"),
+    ("ysed", "yzed"),
+    ("yse", "yze"),
+];
+
+/// The American spelling of a lower-case, ASCII-folded word, borrowed when nothing changes.
+pub fn us_spelling(word: &str) -> Cow<'_, str> {
+    if word.len() < 4 || !word.is_ascii() {
+        return Cow::Borrowed(word);
+    }
+    if let Some((_, us)) = WORDS.iter().find(|(uk, _)| *uk == word) {
+        return Cow::Owned((*us).to_string());
+    }
+    let mut w: Cow<'_, str> = Cow::Borrowed(word);
+    // "ae" → "e": anaemia, haemorrhage, paediatric, leukaemia, caesarean, aetiology, ischaemia.
+    if w.len() >= 5 && w.contains("ae") {
+        w = Cow::Owned(w.replace("ae", "e"));
+    }
+    // "oe" at the start: oedema, oesophagus, oestrogen.
+    if w.starts_with("oe") && w.len() >= 5 {
+        w = Cow::Owned(format!("e{}", &w[2..]));
+    }
+    for (uk, us) in INFIXES {
+        if w.contains(uk) {
+            w = Cow::Owned(w.replace(uk, us));
+        }
+    }
+    if w.len() >= 6 {
+        for (uk, us) in SUFFIXES {
+            if let Some(stem) = w.strip_suffix(uk) {
+                w = Cow::Owned(format!("{stem}{us}"));
+                break;
+            }
+        }
+    }
+    if w == word {
+        Cow::Borrowed(word)
+    } else {
+        w
+    }
+}
+
+/// A British spelling of an American word, for showing how a query was expanded (`anemia` →
+/// `anaemia`). Returns `None` when no rule gives a British form that folds back to `word`.
+pub fn uk_variant(word: &str) -> Option<String> {
+    let w = word.to_ascii_lowercase();
+    let candidates: Vec<String> = [
+        ("anem", "anaem"),
+        ("hem", "haem"),
+        ("pedia", "paedia"),
+        ("esoph", "oesoph"),
+        ("edem", "oedem"),
+        ("estr", "oestr"),
+        ("ischem", "ischaem"),
+        ("leukem", "leukaem"),
+        ("glycem", "glycaem"),
+        ("cesar", "caesar"),
+        ("anesth", "anaesth"),
+        ("etiol", "aetiol"),
+        ("rrhea", "rrhoea"),
+        ("pnea", "pnoea"),
+        ("fet", "foet"),
+        ("celiac", "coeliac"),
+        ("tumor", "tumour"),
+        ("behavior", "behaviour"),
+        ("labor", "labour"),
+        ("ize", "ise"),
+        ("izing", "ising"),
+        ("ized", "ised"),
+        ("ization", "isation"),
+        ("yze", "yse"),
+        ("center", "centre"),
+        ("fiber", "fibre"),
+        ("orthoped", "orthopaed"),
+        ("gynec", "gynaec"),
+        ("aging", "ageing"),
+    ]
+    .iter()
+    .filter(|(us, _)| w.contains(us))
+    .map(|(us, uk)| w.replacen(us, uk, 1))
+    .collect();
+    candidates
+        .into_iter()
+        .find(|c| c != &w && us_spelling(c) == w.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        analyze(&mut bio_analyzer(), text).into_iter().map(|(_, t)| t).collect()
+    }
+
+    #[test]
+    fn uk_and_us_spellings_fold_together() {
+        let pairs = [
+            ("anaemia", "anemia"),
+            ("paediatric", "pediatric"),
+            ("oesophagus", "esophagus"),
+            ("haemorrhage", "hemorrhage"),
+            ("tumour", "tumor"),
+            ("randomised", "randomized"),
+            ("oedema", "edema"),
+            ("haemoglobin", "hemoglobin"),
+            ("ischaemic", "ischemic"),
+            ("diarrhoea", "diarrhea"),
+            ("leukaemia", "leukemia"),
+            ("coeliac", "celiac"),
+            ("foetal", "fetal"),
+            ("anaesthesia", "anesthesia"),
+            ("hospitalisation", "hospitalization"),
+            ("analysed", "analyzed"),
+            ("behaviour", "behavior"),
+            ("centre", "center"),
+            ("ageing", "aging"),
+            ("dyspnoea", "dyspnea"),
+            ("caesarean", "cesarean"),
+            ("paediatrics", "pediatrics"),
+        ];
+        for (uk, us) in pairs {
+            assert_eq!(terms(uk), terms(us), "{uk} vs {us}");
+            assert!(!terms(uk).is_empty(), "{uk}");
+        }
+        assert_ne!(terms("anaemia"), terms("asthma"));
+    }
+
+    #[test]
+    fn variants_for_display() {
+        assert_eq!(uk_variant("anemia").as_deref(), Some("anaemia"));
+        assert_eq!(uk_variant("pediatric").as_deref(), Some("paediatric"));
+        assert_eq!(uk_variant("tumor").as_deref(), Some("tumour"));
+        assert_eq!(uk_variant("randomized").as_deref(), Some("randomised"));
+        assert_eq!(uk_variant("asthma"), None);
+    }
+
+    #[test]
+    fn hyphenated_and_alphanumeric_terms() {
+        let t = analyze(&mut bio_analyzer(), "COVID-19 and IL-6, HbA1c in type 2");
+        let texts: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(texts, ["covid19", "covid", "19", "il6", "il", "6", "hba1c", "type", "2"]);
+        // The joined form shares the position of its first part, so phrases still line up.
+        assert_eq!(t[0].0, t[1].0);
+        assert_eq!(t[2].0, t[1].0 + 1);
+        assert_eq!(terms("covid19"), ["covid19"]);
+        assert_eq!(terms("SARS-CoV-2"), ["sarscov2", "sar", "cov", "2"]);
+        assert_eq!(terms("beta-blockers"), ["beta", "blocker"]);
+    }
+
+    #[test]
+    fn stems_and_drops_stop_words() {
+        assert_eq!(terms("The diabetic patients"), ["diabet", "patient"]);
+        assert_eq!(terms("diabetes"), ["diabet"]);
+        assert!(terms("").is_empty());
+        assert!(terms("!!! ---").is_empty());
+    }
+
+    #[test]
+    fn names_fold_accents() {
+        let t: Vec<String> = analyze(&mut name_analyzer(), "Müller-Lindqvist Å").into_iter().map(|(_, t)| t).collect();
+        assert_eq!(t, ["muller", "lindqvist", "a"]);
+    }
+}

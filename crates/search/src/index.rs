@@ -1,0 +1,624 @@
+//! The search index: open or create, add records, search with filters, facets, snippets and
+//! explanations, and look records up by id.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use model::{Audience, EvidenceLevel, Record};
+use rayon::prelude::*;
+use serde::Serialize;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term};
+
+use crate::facets::{FacetCollector, Facets};
+use crate::query::{compile, Interpreted};
+use crate::schema::{audience_ord, build_schema, evidence_ord, to_document, Fields};
+use crate::{RankingParams, SearchError};
+
+/// The deepest result a search may reach (`offset + limit`).
+pub const MAX_RESULT_WINDOW: usize = 10_000;
+
+/// Filters applied to a search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filters {
+    /// Any of these evidence levels (empty = any).
+    pub evidence_levels: Vec<EvidenceLevel>,
+    /// Published in or after this year.
+    pub year_from: Option<u16>,
+    /// Published in or before this year.
+    pub year_to: Option<u16>,
+    /// Any of these sources (empty = any).
+    pub sources: Vec<String>,
+    /// This audience only.
+    pub audience: Option<Audience>,
+    /// Open access only (`Some(true)`), or closed only (`Some(false)`).
+    pub open_access: Option<bool>,
+    /// Reading grade at most this (Flesch-Kincaid), for plain-language material.
+    pub max_reading_grade: Option<f32>,
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// By the ranking model.
+    #[default]
+    Relevance,
+    /// Newest first, relevance breaking ties.
+    Date,
+}
+
+/// A search to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// The query, in the engine's query language.
+    pub q: String,
+    /// Filters.
+    pub filters: Filters,
+    /// Order.
+    pub sort: Sort,
+    /// Hits to skip.
+    pub offset: usize,
+    /// Hits to return.
+    pub limit: usize,
+    /// Whether to compute facet counts.
+    pub facets: bool,
+    /// Whether to highlight titles and build snippets.
+    pub highlight: bool,
+    /// Whether to explain each hit's score.
+    pub explain: bool,
+}
+
+impl Default for SearchRequest {
+    fn default() -> Self {
+        SearchRequest {
+            q: String::new(),
+            filters: Filters::default(),
+            sort: Sort::Relevance,
+            offset: 0,
+            limit: 10,
+            facets: true,
+            highlight: true,
+            explain: false,
+        }
+    }
+}
+
+/// One hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The record as stored.
+    pub record: Record,
+    /// The final score (for `sort=date`, the relevance score all the same).
+    pub score: f32,
+    /// The title, HTML-escaped, query terms in `<mark>`.
+    pub title_html: String,
+    /// A passage of the abstract, HTML-escaped, query terms in `<mark>`.
+    pub snippet_html: String,
+    /// Flesch-Kincaid grade of title and abstract, when computable.
+    pub reading_grade: Option<f32>,
+    /// The score broken into its parts, when asked.
+    pub explain: Option<Explanation>,
+}
+
+/// Why a hit scored what it did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// BM25 over the weighted fields, with the proximity bonus.
+    pub text: f32,
+    /// The evidence-level multiplier.
+    pub evidence_prior: f32,
+    /// The recency multiplier.
+    pub recency: f32,
+    /// The trust multiplier (retracted, superseded).
+    pub trust: f32,
+    /// The product.
+    pub total: f32,
+    /// tantivy's explanation of the text score.
+    pub text_details: serde_json::Value,
+}
+
+/// What a search returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    /// Matching records.
+    pub total: u64,
+    /// The requested page.
+    pub hits: Vec<Hit>,
+    /// Counts over all matching records.
+    pub facets: Option<Facets>,
+    /// How the query was understood.
+    pub query: Interpreted,
+}
+
+/// An open index with its reader.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    params: Arc<RankingParams>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn days_today() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() / 86_400) as i64)
+        .unwrap_or(0)
+}
+
+impl SearchIndex {
+    fn from_index(index: Index, path: Option<PathBuf>, params: RankingParams) -> Result<Self, SearchError> {
+        crate::analysis::register(&index);
+        let (_, fields) = build_schema();
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            fields,
+            params: Arc::new(params),
+            path,
+        })
+    }
+
+    /// Creates an empty index in a new directory.
+    pub fn create(dir: &Path, params: RankingParams) -> Result<Self, SearchError> {
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::Io(dir.display().to_string(), e))?;
+        let (schema, _) = build_schema();
+        let index = Index::create_in_dir(dir, schema)?;
+        Self::from_index(index, Some(dir.to_path_buf()), params)
+    }
+
+    /// Creates an empty index in memory (tests, evaluation).
+    pub fn create_in_ram(params: RankingParams) -> Result<Self, SearchError> {
+        let (schema, _) = build_schema();
+        Self::from_index(Index::create_in_ram(schema), None, params)
+    }
+
+    /// Opens an existing index, checking that its schema is this version's.
+    pub fn open(dir: &Path, params: RankingParams) -> Result<Self, SearchError> {
+        let index = Index::open_in_dir(dir)?;
+        let (expected, _) = build_schema();
+        let names = |s: &tantivy::schema::Schema| s.fields().map(|(_, e)| e.name().to_string()).collect::<Vec<_>>();
+        if names(&index.schema()) != names(&expected) {
+            return Err(SearchError::SchemaMismatch(dir.display().to_string()));
+        }
+        Self::from_index(index, Some(dir.to_path_buf()), params)
+    }
+
+    /// The directory, for an index on disk.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema's field handles.
+    pub fn fields(&self) -> &Fields {
+        &self.fields
+    }
+
+    /// The ranking parameters in use.
+    pub fn params(&self) -> &RankingParams {
+        &self.params
+    }
+
+    /// Replaces the ranking parameters (evaluation sweeps).
+    pub fn set_params(&mut self, params: RankingParams) {
+        self.params = Arc::new(params);
+    }
+
+    /// The underlying tantivy index.
+    pub fn tantivy(&self) -> &Index {
+        &self.index
+    }
+
+    /// A searcher on the latest loaded commit. Searches hold it to the end, so they finish on the
+    /// commit they started on.
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// Loads the latest commit now (the reader also follows commits by itself, shortly after).
+    pub fn reload(&self) -> Result<(), SearchError> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// Live documents in the loaded commit.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// A writer with `memory_bytes` of indexing memory, on up to two threads.
+    pub fn builder(&self, memory_bytes: usize) -> Result<IndexBuilder, SearchError> {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        let per_thread_min = 16 * 1024 * 1024;
+        let threads = threads.min((memory_bytes / per_thread_min).max(1));
+        let writer: IndexWriter = self.index.writer_with_num_threads(threads, memory_bytes.max(per_thread_min))?;
+        Ok(IndexBuilder {
+            writer,
+            fields: self.fields,
+        })
+    }
+
+    /// Looks a record up by id.
+    pub fn get(&self, id: &str) -> Result<Option<Record>, SearchError> {
+        let searcher = self.searcher();
+        let q = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let top = searcher.search(&q, &TopDocs::with_limit(1))?;
+        match top.first() {
+            Some((_, addr)) => Ok(Some(self.load(&searcher, *addr)?.0)),
+            None => Ok(None),
+        }
+    }
+
+    fn load(&self, searcher: &Searcher, addr: DocAddress) -> Result<(Record, Option<f32>), SearchError> {
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let json = doc
+            .get_first(self.fields.record)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| SearchError::Corrupt("document without stored record".into()))?;
+        let record: Record =
+            serde_json::from_str(json).map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?;
+        let grade = searcher
+            .segment_reader(addr.segment_ord)
+            .fast_fields()
+            .u64("reading_grade")
+            .ok()
+            .and_then(|c| c.first(addr.doc_id))
+            .filter(|g| *g > 0)
+            .map(|g| g as f32 / 10.0);
+        Ok((record, grade))
+    }
+
+    fn filter_queries(&self, f: &Filters) -> Vec<Box<dyn Query>> {
+        let fl = &self.fields;
+        let mut out: Vec<Box<dyn Query>> = Vec::new();
+        if !f.evidence_levels.is_empty() {
+            let terms = f.evidence_levels.iter().map(|l| Term::from_field_u64(fl.evidence, evidence_ord(*l)));
+            out.push(Box::new(TermSetQuery::new(terms)));
+        }
+        if f.year_from.is_some() || f.year_to.is_some() {
+            let lo = Term::from_field_u64(fl.year, f.year_from.map(u64::from).unwrap_or(1));
+            let hi = Term::from_field_u64(fl.year, f.year_to.map(u64::from).unwrap_or(9999));
+            out.push(Box::new(RangeQuery::new(std::ops::Bound::Included(lo), std::ops::Bound::Included(hi))));
+        }
+        if !f.sources.is_empty() {
+            out.push(Box::new(TermSetQuery::new(
+                f.sources.iter().map(|s| Term::from_field_text(fl.source, s)),
+            )));
+        }
+        if let Some(a) = f.audience {
+            out.push(Box::new(TermQuery::new(
+                Term::from_field_u64(fl.audience, audience_ord(a)),
+                IndexRecordOption::Basic,
+            )));
+        }
+        if let Some(oa) = f.open_access {
+            out.push(Box::new(TermQuery::new(
+                Term::from_field_u64(fl.open_access, if oa { 1 } else { 2 }),
+                IndexRecordOption::Basic,
+            )));
+        }
+        if let Some(g) = f.max_reading_grade {
+            let hi = (g.max(0.0) * 10.0).round() as u64;
+            out.push(Box::new(RangeQuery::new(
+                std::ops::Bound::Included(Term::from_field_u64(fl.reading_grade, 1)),
+                std::ops::Bound::Included(Term::from_field_u64(fl.reading_grade, hi.max(1))),
+            )));
+        }
+        out
+    }
+
+    /// Runs a search.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        if req.offset.saturating_add(req.limit) > MAX_RESULT_WINDOW {
+            return Err(SearchError::TooDeep {
+                max: MAX_RESULT_WINDOW,
+            });
+        }
+        let (text_query, interpreted) = compile(&req.q, &self.fields, &self.params);
+        let filters = self.filter_queries(&req.filters);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        match text_query.as_ref() {
+            Some(q) => clauses.push((Occur::Must, q.box_clone())),
+            None => clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery))),
+        }
+        for f in filters {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(f, 0.0))));
+        }
+        let query: Box<dyn Query> = if clauses.len() == 1 {
+            clauses.remove(0).1
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+
+        let searcher = self.searcher();
+        let params = Arc::clone(&self.params);
+        let sort = req.sort;
+        let today = days_today();
+        let top = TopDocs::with_limit(req.limit.max(1))
+            .and_offset(req.offset)
+            .tweak_score(move |seg: &SegmentReader| {
+                let scorer = PriorScorer::new(seg, &params, today);
+                move |doc, score: f32| -> f64 {
+                    let (ev, rec, trust, date) = scorer.parts(doc);
+                    let s = (score * ev * rec * trust) as f64;
+                    match sort {
+                        Sort::Relevance => s,
+                        Sort::Date => date.map(|d| d as f64).unwrap_or(-1e9) + s.min(1e6) / 1e7,
+                    }
+                }
+            });
+        let (top_docs, total, facets) = if req.facets {
+            let (t, c, f) = searcher.search(&*query, &(top, Count, FacetCollector))?;
+            (t, c, Some(f))
+        } else {
+            let (t, c) = searcher.search(&*query, &(top, Count))?;
+            (t, c, None)
+        };
+
+        let snippet_gen = |field| -> Option<SnippetGenerator> {
+            let q = text_query.as_ref()?;
+            SnippetGenerator::create(&searcher, &**q, field).ok()
+        };
+        let (title_gen, abstract_gen) = if req.highlight {
+            let t = snippet_gen(self.fields.title).map(|mut g| {
+                g.set_max_num_chars(2000);
+                g
+            });
+            let a = snippet_gen(self.fields.abstract_text).map(|mut g| {
+                g.set_max_num_chars(280);
+                g
+            });
+            (t, a)
+        } else {
+            (None, None)
+        };
+
+        let scorer_cache = PriorScorerCache::default();
+        let mut hits = Vec::with_capacity(top_docs.len());
+        for (tweaked, addr) in top_docs.into_iter().take(req.limit) {
+            let (record, reading_grade) = self.load(&searcher, addr)?;
+            let title_html = match &title_gen {
+                Some(g) => {
+                    let mut s = g.snippet(&record.title);
+                    s.set_snippet_prefix_postfix("<mark>", "</mark>");
+                    if s.highlighted().is_empty() {
+                        escape_html(&record.title)
+                    } else {
+                        s.to_html()
+                    }
+                }
+                None => escape_html(&record.title),
+            };
+            let abs = record.abstract_text.as_deref().unwrap_or("");
+            let snippet_html = match &abstract_gen {
+                Some(g) if !abs.is_empty() => {
+                    let mut s = g.snippet(abs);
+                    s.set_snippet_prefix_postfix("<mark>", "</mark>");
+                    if s.fragment().is_empty() {
+                        lead(abs, 280)
+                    } else {
+                        s.to_html()
+                    }
+                }
+                _ => lead(abs, 280),
+            };
+            let (score, explain) = if req.explain || req.sort == Sort::Date {
+                let text = match &text_query {
+                    Some(q) => q.explain(&searcher, addr).ok(),
+                    None => None,
+                };
+                let text_score = text.as_ref().map(|e| e.value()).unwrap_or(1.0);
+                let (ev, rec, trust, _) = scorer_cache.parts(&searcher, addr, &self.params, today);
+                let total = text_score * ev * rec * trust;
+                let ex = req.explain.then(|| Explanation {
+                    text: text_score,
+                    evidence_prior: ev,
+                    recency: rec,
+                    trust,
+                    total,
+                    text_details: text.and_then(|e| serde_json::to_value(&e).ok()).unwrap_or_default(),
+                });
+                (total, ex)
+            } else {
+                (tweaked as f32, None)
+            };
+            hits.push(Hit {
+                record,
+                score,
+                title_html,
+                snippet_html,
+                reading_grade,
+                explain,
+            });
+        }
+        Ok(SearchResults {
+            total: total as u64,
+            hits,
+            facets,
+            query: interpreted,
+        })
+    }
+
+    /// Every term of `field` in the index that starts with `prefix`, with its document frequency,
+    /// most frequent first (for suggestions and spelling).
+    pub fn terms_with_prefix(&self, field: tantivy::schema::Field, prefix: &str, limit: usize) -> Vec<(String, u64)> {
+        let searcher = self.searcher();
+        let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        for seg in searcher.segment_readers() {
+            let Ok(inv) = seg.inverted_index(field) else { continue };
+            let dict = inv.terms();
+            let Ok(mut stream) = dict.range().ge(prefix.as_bytes()).into_stream() else { continue };
+            while stream.advance() {
+                let key = stream.key();
+                if !key.starts_with(prefix.as_bytes()) {
+                    break;
+                }
+                if let Ok(k) = std::str::from_utf8(key) {
+                    *counts.entry(k.to_string()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
+        }
+        let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(limit);
+        v
+    }
+}
+
+/// Reads the fast fields behind the priors for one segment.
+struct PriorScorer {
+    evidence: Option<tantivy::columnar::Column<u64>>,
+    date: Option<tantivy::columnar::Column<i64>>,
+    flags: Option<tantivy::columnar::Column<u64>>,
+    priors: [f32; 8],
+    params: RankingParams,
+    today: i64,
+}
+
+impl PriorScorer {
+    fn new(seg: &SegmentReader, params: &RankingParams, today: i64) -> Self {
+        let ff = seg.fast_fields();
+        PriorScorer {
+            evidence: ff.u64("evidence").ok(),
+            date: ff.i64("date").ok(),
+            flags: ff.u64("flags").ok(),
+            priors: params.evidence.as_array(),
+            params: params.clone(),
+            today,
+        }
+    }
+
+    /// (evidence prior, recency, trust, date in days).
+    fn parts(&self, doc: tantivy::DocId) -> (f32, f32, f32, Option<i64>) {
+        let ev = self
+            .evidence
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .and_then(|o| self.priors.get(o as usize).copied())
+            .unwrap_or(1.0);
+        let date = self.date.as_ref().and_then(|c| c.first(doc)).filter(|d| *d != i64::MIN);
+        let rec = self.params.recency(date.map(|d| self.today - d));
+        let trust = self.params.trust(self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0));
+        (ev, rec, trust, date)
+    }
+}
+
+#[derive(Default)]
+struct PriorScorerCache;
+
+impl PriorScorerCache {
+    fn parts(&self, searcher: &Searcher, addr: DocAddress, params: &RankingParams, today: i64) -> (f32, f32, f32, Option<i64>) {
+        PriorScorer::new(searcher.segment_reader(addr.segment_ord), params, today).parts(addr.doc_id)
+    }
+}
+
+/// Escapes text for HTML.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The first `max` characters of `text`, cut at a word boundary, escaped.
+fn lead(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return escape_html(text);
+    }
+    let cut: String = text.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{}…", escape_html(cut))
+}
+
+/// Adds records to an index; one per index at a time.
+pub struct IndexBuilder {
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+impl IndexBuilder {
+    /// Normalises, validates and converts a batch of records on the rayon pool, then feeds them to
+    /// the writer (whose own threads do the analysis). Records replace any earlier version with the
+    /// same id when `replace` is set. Returns the records added and those rejected as invalid.
+    pub fn add(&mut self, records: Vec<Record>, replace: bool) -> Result<(u64, Vec<(String, String)>), SearchError> {
+        let fields = self.fields;
+        let converted: Vec<Result<TantivyDocument, (String, String)>> = records
+            .into_par_iter()
+            .map(|mut r| {
+                r.normalise();
+                r.validate().map_err(|e| (r.id.clone(), e.to_string()))?;
+                Ok(to_document(&fields, &r))
+            })
+            .collect();
+        let mut added = 0;
+        let mut rejected = Vec::new();
+        for c in converted {
+            match c {
+                Ok(doc) => {
+                    if replace {
+                        if let Some(id) = doc.get_first(fields.id).and_then(|v| v.as_str()) {
+                            self.writer.delete_term(Term::from_field_text(fields.id, id));
+                        }
+                    }
+                    self.writer.add_document(doc)?;
+                    added += 1;
+                }
+                Err(e) => rejected.push(e),
+            }
+        }
+        Ok((added, rejected))
+    }
+
+    /// Deletes a record by id.
+    pub fn delete(&mut self, id: &str) {
+        self.writer.delete_term(Term::from_field_text(self.fields.id, id));
+    }
+
+    /// Deletes every document (the start of an in-place full rebuild).
+    pub fn delete_all(&mut self) -> Result<(), SearchError> {
+        self.writer.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Commits what was added, making it durable and visible to readers.
+    pub fn commit(&mut self) -> Result<(), SearchError> {
+        self.writer.commit()?;
+        Ok(())
+    }
+
+    /// Drops uncommitted changes.
+    pub fn rollback(&mut self) -> Result<(), SearchError> {
+        self.writer.rollback()?;
+        Ok(())
+    }
+
+    /// Commits, then waits for merges to finish so the directory is compact.
+    pub fn finish(mut self) -> Result<(), SearchError> {
+        self.writer.commit()?;
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
