@@ -1,0 +1,221 @@
+//! The one TOML configuration file shared by `indexer` and `query-api`.
+//!
+//! Every table rejects unknown keys, so a typo fails loudly. Secrets never live here: the admin
+//! token comes from `EVIDENCE_ADMIN_TOKEN`, API keys from the variable a source names in
+//! `api_key_env`.
+
+use std::path::{Path, PathBuf};
+
+use harvest::SourceConfig;
+use search::RankingParams;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Server settings.
+    pub server: ServerConfig,
+    /// Index build settings.
+    pub index: IndexConfig,
+    /// Ranking weights.
+    pub ranking: RankingParams,
+    /// Federated search settings.
+    pub federation: FederationConfig,
+    /// Harvested and federated sources.
+    pub sources: Vec<SourceConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// Data directory (record store and index generations).
+    pub data: PathBuf,
+    /// Base URL of an OpenURL link resolver (an NHS library's own), for full-text links.
+    pub link_resolver: Option<String>,
+    /// Most records one export may hold.
+    pub max_export: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            data: PathBuf::from("data"),
+            link_resolver: None,
+            max_export: 1000,
+        }
+    }
+}
+
+/// `[index]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Indexing memory budget in MiB.
+    pub memory_mb: usize,
+    /// Complete generations kept (the live one included) for rollback.
+    pub keep_generations: usize,
+    /// Records per batch streamed from the store.
+    pub batch: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            memory_mb: 256,
+            keep_generations: 3,
+            batch: 2000,
+        }
+    }
+}
+
+/// `[federation]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Overall deadline of a federated search, in milliseconds.
+    pub timeout_ms: u64,
+    /// Sources fanned out to when a search names none (`federate` absent); empty = the sources
+    /// marked `federated = true`.
+    pub default: Vec<String>,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            timeout_ms: 1500,
+            default: Vec::new(),
+        }
+    }
+}
+
+/// Config errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {error}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        error: std::io::Error,
+    },
+    /// The TOML is invalid or has unknown keys.
+    #[error("invalid config {path}: {message}")]
+    Invalid {
+        /// Path.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses config text and checks it (unique source names, known kinds).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let cfg: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut names = std::collections::BTreeSet::new();
+        for s in &cfg.sources {
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "source name {:?} must be letters, digits, '-' or '_'",
+                    s.name
+                ));
+            }
+            if s.name == model::SAMPLE_SOURCE {
+                return Err(format!(
+                    "source name {:?} is reserved for the starter corpus",
+                    s.name
+                ));
+            }
+            if !names.insert(s.name.clone()) {
+                return Err(format!("source name {:?} is used twice", s.name));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Loads the file when given, else the defaults.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Self::load(p),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// A configured source by name.
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The index generations directory.
+    pub fn index_dir(&self) -> PathBuf {
+        self.server.data.join("index")
+    }
+
+    /// The record store file.
+    pub fn store_path(&self) -> PathBuf {
+        self.server.data.join("store.sqlite")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects_typos() {
+        let cfg = Config::parse(
+            r#"
+            [server]
+            bind = "0.0.0.0:9000"
+            [ranking]
+            title_weight = 3.0
+            [[sources]]
+            name = "pubmed"
+            kind = "pubmed"
+            base_url = "https://eutils.example/entrez/eutils/"
+            query = "asthma[mh]"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(cfg.server.bind, "0.0.0.0:9000");
+        assert_eq!(cfg.ranking.title_weight, 3.0);
+        assert_eq!(cfg.sources[0].kind, harvest::SourceKind::Pubmed);
+        assert!(Config::parse("[server]\nbnd = 'x'")
+            .unwrap_err()
+            .contains("bnd"));
+        assert!(Config::parse("[[sources]]\nname='a'\nkind='ftp'\nbase_url='x'").is_err());
+        let dup = "[[sources]]\nname='a'\nkind='feed'\nbase_url='x'\n[[sources]]\nname='a'\nkind='feed'\nbase_url='y'";
+        assert!(Config::parse(dup).unwrap_err().contains("twice"));
+        assert!(Config::parse("[[sources]]\nname='sample'\nkind='feed'\nbase_url='x'").is_err());
+    }
+
+    #[test]
+    fn example_config_in_repo_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/example.toml");
+        let cfg = Config::load(Path::new(path)).unwrap();
+        assert!(cfg.sources.len() >= 5, "one source of each kind");
+    }
+}

@@ -1,0 +1,13 @@
+//! Jobs for library staff, as a library: harvesting sources into the store, importing files,
+//! building index generations, evaluation. The `indexer` binary and the server's job runner both
+//! call these.
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod config;
+pub mod progress;
+pub mod starter;
+
+pub use build::{build_generation, BuildError, BuildOptions, BuildReport};
+pub use config::Config;
+pub use progress::{Progress, Snapshot};

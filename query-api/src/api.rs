@@ -1,0 +1,290 @@
+//! Search and record handlers and their response types (the wire format lives here, converted by
+//! hand from the search core's types).
+
+use std::time::Instant;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use model::Record;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiCode, ApiError};
+use crate::params::SearchParams;
+use crate::state::AppState;
+
+/// Said in every answer that includes starter-corpus records.
+pub const SAMPLE_NOTICE: &str = "Some results are invented sample records from the starter corpus (source \"sample\"). They are for demonstration only and are not evidence: do not use them for clinical decisions.";
+/// Said in every answer that includes retracted records.
+pub const RETRACTED_NOTICE: &str = "Some results have been retracted by their publishers. They are marked and ranked lower; do not rely on them.";
+/// Said in every answer that includes superseded guidance.
+pub const SUPERSEDED_NOTICE: &str = "Some results are guidance that a newer version replaces. They are marked, ranked lower, and link to the newer version.";
+
+/// The answer of `GET /api/v1/search`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    /// How the query was understood.
+    #[schema(value_type = Object)]
+    pub query: search::Interpreted,
+    /// Matching records.
+    pub total: u64,
+    /// The page returned, from 1.
+    pub page: usize,
+    /// Hits per page.
+    pub per_page: usize,
+    /// Server time spent, in milliseconds.
+    pub took_ms: u64,
+    /// Warnings to show with the results (sample records, retractions, superseded guidance).
+    pub notices: Vec<String>,
+    /// The hits of this page.
+    pub hits: Vec<HitOut>,
+    /// Counts by evidence level, source, year, audience and open access over all matches.
+    #[schema(value_type = Object)]
+    pub facets: search::Facets,
+}
+
+/// One hit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HitOut {
+    /// Record id, `source:source-id`.
+    pub id: String,
+    /// Title, plain text.
+    pub title: String,
+    /// Title, HTML-escaped, query terms in `<mark>`.
+    pub title_html: String,
+    /// A passage of the abstract, HTML-escaped, query terms in `<mark>`.
+    pub snippet: String,
+    /// Authors.
+    pub authors: Vec<String>,
+    /// Journal or publisher.
+    pub journal: Option<String>,
+    /// Publication date, `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    pub published: Option<String>,
+    /// DOI, PMID, PMCID, NCT.
+    #[schema(value_type = Object)]
+    pub identifiers: model::Identifiers,
+    /// Evidence level.
+    pub evidence_level: String,
+    /// Evidence level, for people.
+    pub evidence_label: String,
+    /// Publication types.
+    pub publication_types: Vec<String>,
+    /// MeSH terms.
+    pub mesh_terms: Vec<String>,
+    /// Source name.
+    pub source: String,
+    /// Link to the record.
+    pub url: Option<String>,
+    /// Ranking score.
+    pub score: f32,
+    /// `professional` or `patient`.
+    pub audience: String,
+    /// Free to read.
+    pub open_access: Option<bool>,
+    /// Retracted by its publisher.
+    pub retracted: bool,
+    /// Id of the newer version that replaces it.
+    pub superseded_by: Option<String>,
+    /// An invented starter-corpus record, not evidence.
+    pub sample: bool,
+    /// Flesch-Kincaid grade of title and abstract.
+    pub reading_grade: Option<f32>,
+    /// The score's parts, when `explain=true`.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<search::Explanation>,
+}
+
+impl HitOut {
+    fn from_hit(h: search::Hit) -> Self {
+        let r = h.record;
+        let level = r.level();
+        HitOut {
+            sample: r.is_sample(),
+            id: r.id,
+            title: r.title,
+            title_html: h.title_html,
+            snippet: h.snippet_html,
+            authors: r.authors,
+            journal: r.journal.or(r.publisher),
+            published: r.published.map(|d| d.to_string()),
+            identifiers: r.identifiers,
+            evidence_level: level.as_str().to_string(),
+            evidence_label: level.label().to_string(),
+            publication_types: r.publication_types,
+            mesh_terms: r.mesh_terms,
+            source: r.source,
+            url: r.url,
+            score: h.score,
+            audience: r.audience.as_str().to_string(),
+            open_access: r.open_access,
+            retracted: r.retracted,
+            superseded_by: r.superseded_by,
+            reading_grade: h.reading_grade,
+            explain: h.explain,
+        }
+    }
+}
+
+/// The notices an answer must carry, given its hits.
+pub fn notices<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<String> {
+    let (mut sample, mut retracted, mut superseded) = (false, false, false);
+    for r in records {
+        sample |= r.is_sample();
+        retracted |= r.retracted;
+        superseded |= r.superseded_by.is_some();
+    }
+    let mut out = Vec::new();
+    if sample {
+        out.push(SAMPLE_NOTICE.to_string());
+    }
+    if retracted {
+        out.push(RETRACTED_NOTICE.to_string());
+    }
+    if superseded {
+        out.push(SUPERSEDED_NOTICE.to_string());
+    }
+    out
+}
+
+/// Extracts query-string pairs, answering our error body on a malformed query string.
+pub fn pairs(
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::param(format!("malformed query string: {}", e.body_text())))
+}
+
+/// Runs a local search on a blocking thread.
+pub async fn run_search(
+    state: &AppState,
+    p: &SearchParams,
+) -> Result<search::SearchResults, ApiError> {
+    let live = state.live()?;
+    let req = search::SearchRequest {
+        q: p.q.clone(),
+        filters: p.filters.clone(),
+        sort: p.sort,
+        offset: p.offset(),
+        limit: p.per_page,
+        facets: true,
+        highlight: true,
+        explain: p.explain,
+    };
+    tokio::task::spawn_blocking(move || live.index.search(&req))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// Search the evidence.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    params(
+        ("q" = Option<String>, Query, description = "Query: free text, AND/OR/NOT, \"phrases\", field tags (title:, mesh:, author:, [ti], [tiab], [mh], [au]), prefix*, or an identifier (PMID, DOI, NCT). Empty or * browses everything."),
+        ("page" = Option<usize>, Query, description = "Page, from 1"),
+        ("per_page" = Option<usize>, Query, description = "Hits per page, 1 to 100 (default 10)"),
+        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
+        ("evidence_level" = Option<String>, Query, description = "Comma list: guideline, systematic_review, rct, observational, case_report, opinion, patient_information, other"),
+        ("year_from" = Option<u16>, Query, description = "Published in or after this year"),
+        ("year_to" = Option<u16>, Query, description = "Published in or before this year"),
+        ("source" = Option<String>, Query, description = "Comma list of source names"),
+        ("audience" = Option<String>, Query, description = "professional or patient"),
+        ("open_access" = Option<bool>, Query, description = "Only free-to-read records"),
+        ("reading_grade_max" = Option<f32>, Query, description = "Only records at or below this Flesch-Kincaid grade"),
+        ("explain" = Option<bool>, Query, description = "Break each score into its parts"),
+    ),
+    responses(
+        (status = 200, description = "Ranked hits with facets", body = SearchResponse),
+        (status = 400, description = "A parameter is invalid", body = crate::error::ErrorBody),
+        (status = 503, description = "The index is being prepared", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let p = SearchParams::parse(&pairs(q)?)?;
+    let res = run_search(&state, &p).await?;
+    let notices = notices(res.hits.iter().map(|h| &h.record));
+    Ok(Json(SearchResponse {
+        query: res.query,
+        total: res.total,
+        page: p.page,
+        per_page: p.per_page,
+        took_ms: started.elapsed().as_millis() as u64,
+        notices,
+        hits: res.hits.into_iter().map(HitOut::from_hit).collect(),
+        facets: res.facets.unwrap_or_default(),
+    }))
+}
+
+/// A record with the notices that apply to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordResponse {
+    /// The record as stored.
+    #[schema(value_type = Object)]
+    pub record: Record,
+    /// Evidence level, for people.
+    pub evidence_label: String,
+    /// Warnings (sample, retracted, superseded).
+    pub notices: Vec<String>,
+}
+
+/// One record by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/records/{id}",
+    params(("id" = String, Path, description = "Record id, e.g. sample:1 or pubmed:31978945")),
+    responses(
+        (status = 200, description = "The record", body = RecordResponse),
+        (status = 404, description = "No record with that id", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn record(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RecordResponse>, ApiError> {
+    if id.len() > 512 {
+        return Err(ApiError::param("record ids are at most 512 characters"));
+    }
+    let live = state.live()?;
+    let lookup = id.clone();
+    let found = tokio::task::spawn_blocking(move || live.index.get(&lookup))
+        .await
+        .map_err(ApiError::internal)??;
+    match found {
+        Some(mut r) => {
+            r.classify();
+            Ok(Json(RecordResponse {
+                evidence_label: r.level().label().to_string(),
+                notices: notices([&r]),
+                record: r,
+            }))
+        }
+        None => Err(ApiError::new(
+            ApiCode::NotFound,
+            format!("no record with id {id:?}"),
+        )),
+    }
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: an index is loaded and searchable.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "Ready"), (status = 503, description = "Preparing the index", body = crate::error::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let live = state.live()?;
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "generation": live.generation,
+        "documents": live.index.num_docs(),
+    })))
+}

@@ -1,0 +1,167 @@
+//! Shared server state: the configuration and the live index generation, swapped atomically when
+//! a build promotes a new generation. A search clones the `Arc` of the index it starts on and
+//! finishes on it, whatever is swapped in meanwhile.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use indexer::Config;
+use search::{Generations, SearchIndex};
+
+use crate::error::{ApiCode, ApiError};
+
+/// The live index and the generation it came from.
+#[derive(Clone)]
+pub struct Live {
+    /// The open index.
+    pub index: Arc<SearchIndex>,
+    /// Its generation number.
+    pub generation: u64,
+}
+
+struct Inner {
+    config: Config,
+    generations: Generations,
+    live: RwLock<Option<Live>>,
+    ready: AtomicBool,
+}
+
+/// Cheaply cloneable handle to the server state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// State for a configuration; opens (creating) the generations directory.
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        let generations = Generations::open(&config.index_dir())?;
+        Ok(AppState(Arc::new(Inner {
+            config,
+            generations,
+            live: RwLock::new(None),
+            ready: AtomicBool::new(false),
+        })))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The index generations.
+    pub fn generations(&self) -> &Generations {
+        &self.0.generations
+    }
+
+    /// Whether the index is loaded and searchable.
+    pub fn is_ready(&self) -> bool {
+        self.0.ready.load(Ordering::SeqCst)
+    }
+
+    /// The live index, or 503 while it is being prepared.
+    pub fn live(&self) -> Result<Live, ApiError> {
+        self.0
+            .live
+            .read()
+            .ok()
+            .and_then(|l| l.clone())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ApiCode::NotReady,
+                    "the index is being prepared; try again in a moment",
+                )
+            })
+    }
+
+    /// Opens generation `n` and makes it the one searches use.
+    pub fn load_generation(&self, n: u64) -> anyhow::Result<()> {
+        let index = SearchIndex::open(&self.0.generations.path(n), self.0.config.ranking.clone())?;
+        let docs = index.num_docs();
+        if let Ok(mut live) = self.0.live.write() {
+            *live = Some(Live {
+                index: Arc::new(index),
+                generation: n,
+            });
+        }
+        self.0.ready.store(true, Ordering::SeqCst);
+        tracing::info!(generation = n, docs, "serving index generation");
+        Ok(())
+    }
+
+    /// The generation being served.
+    pub fn live_generation(&self) -> Option<u64> {
+        self.0
+            .live
+            .read()
+            .ok()
+            .and_then(|l| l.as_ref().map(|l| l.generation))
+    }
+
+    /// Makes sure an index is live: the live generation when there is one, else a new generation
+    /// built from the starter corpus. Runs the build on a blocking thread.
+    pub async fn prepare(&self) -> anyhow::Result<()> {
+        let gens = self.0.generations.clone();
+        let removed = gens.clean_incomplete()?;
+        if !removed.is_empty() {
+            tracing::warn!(
+                ?removed,
+                "removed half-built index generations left by an earlier run"
+            );
+        }
+        let live = match gens.live()? {
+            Some(n) => n,
+            None => {
+                tracing::info!(
+                    "no index yet: building one from the starter corpus (sample records)"
+                );
+                let config = self.0.config.clone();
+                tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+                    let records = indexer::starter::records().map_err(anyhow::Error::msg)?;
+                    let n = records.len() as u64;
+                    let opts = indexer::BuildOptions {
+                        memory_bytes: config.index.memory_mb << 20,
+                        keep_generations: config.index.keep_generations,
+                    };
+                    let report = indexer::build_generation(
+                        &gens,
+                        &config.ranking,
+                        &opts,
+                        std::iter::once(Ok::<_, std::convert::Infallible>(records)),
+                        Some(n),
+                        &indexer::Progress::default(),
+                    )?;
+                    Ok(report.generation)
+                })
+                .await??
+            }
+        };
+        self.load_generation(live)
+    }
+
+    /// Follows the live pointer: when a build or rollback promotes another generation, load it.
+    /// Commits inside the live generation (incremental builds) reach searches through the reader's
+    /// own reload.
+    pub fn spawn_follower(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let pointer = state.0.generations.live().ok().flatten();
+                if pointer.is_some() && pointer != state.live_generation() {
+                    if let Some(n) = pointer {
+                        let s = state.clone();
+                        let res = tokio::task::spawn_blocking(move || s.load_generation(n)).await;
+                        match res {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::error!(generation = n, error = %e, "cannot open new generation; still serving the old one")
+                            }
+                            Err(e) => tracing::error!(error = %e, "generation loader panicked"),
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
