@@ -1,0 +1,4 @@
+//! The HTTP API driven in memory (tower `oneshot`) over an index built from the starter corpus.
+
+mod common;
+mod search_api;
