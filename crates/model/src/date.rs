@@ -88,7 +88,11 @@ impl PartialDate {
         let bad = || ModelError::InvalidDate(s.to_string());
         let s = s.trim();
         // ISO date-time: keep the date part.
-        let s = s.split(['T', ' ']).next().filter(|p| p.len() >= 7 && p.contains('-')).unwrap_or(s);
+        let s = s
+            .split(['T', ' '])
+            .next()
+            .filter(|p| p.len() >= 7 && p.contains('-'))
+            .unwrap_or(s);
         let parts: Vec<&str> = s
             .split(|c: char| c == '-' || c == '/' || c.is_whitespace())
             .filter(|p| !p.is_empty())
@@ -187,8 +191,20 @@ mod tests {
         let a: PartialDate = "2020".parse().unwrap();
         let b: PartialDate = "2020-01-02".parse().unwrap();
         assert!(a < b);
-        assert_eq!("1970-01-01".parse::<PartialDate>().unwrap().days_since_epoch(), 0);
-        assert_eq!("2000-03-01".parse::<PartialDate>().unwrap().days_since_epoch(), 11017);
+        assert_eq!(
+            "1970-01-01"
+                .parse::<PartialDate>()
+                .unwrap()
+                .days_since_epoch(),
+            0
+        );
+        assert_eq!(
+            "2000-03-01"
+                .parse::<PartialDate>()
+                .unwrap()
+                .days_since_epoch(),
+            11017
+        );
     }
 
     #[test]

@@ -141,7 +141,10 @@ pub fn classify_publication_type(t: &str) -> Option<EvidenceLevel> {
     use EvidenceLevel::*;
     Some(match t {
         _ if t.contains("guideline") || t == "consensus development conference" => Guideline,
-        _ if t.contains("systematic review") || t.contains("meta-analysis") || t == "systematic_review" => {
+        _ if t.contains("systematic review")
+            || t.contains("meta-analysis")
+            || t == "systematic_review" =>
+        {
             SystematicReview
         }
         _ if t.contains("randomized controlled trial")
@@ -168,7 +171,14 @@ pub fn classify_publication_type(t: &str) -> Option<EvidenceLevel> {
             Observational
         }
         _ if t.contains("case report") || t == "case reports" => CaseReport,
-        _ if t == "editorial" || t == "comment" || t == "letter" || t == "news" || t == "interview" => Opinion,
+        _ if t == "editorial"
+            || t == "comment"
+            || t == "letter"
+            || t == "news"
+            || t == "interview" =>
+        {
+            Opinion
+        }
         _ if t.contains("patient education") || t == "patient information" => PatientInformation,
         _ => return None,
     })
@@ -180,9 +190,22 @@ pub fn classify_title(title: &str) -> Option<EvidenceLevel> {
     let t = title.to_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| t.contains(n));
     use EvidenceLevel::*;
-    if has(&["guideline", "guidance", "recommendations for", "consensus statement", "position statement"]) {
+    if has(&[
+        "guideline",
+        "guidance",
+        "recommendations for",
+        "consensus statement",
+        "position statement",
+    ]) {
         Some(Guideline)
-    } else if has(&["systematic review", "meta-analysis", "meta analysis", "metaanalysis", "umbrella review", "cochrane review"]) {
+    } else if has(&[
+        "systematic review",
+        "meta-analysis",
+        "meta analysis",
+        "metaanalysis",
+        "umbrella review",
+        "cochrane review",
+    ]) {
         Some(SystematicReview)
     } else if has(&[
         "randomised controlled",
@@ -197,11 +220,26 @@ pub fn classify_title(title: &str) -> Option<EvidenceLevel> {
     ]) && !has(&["protocol for", "study protocol"])
     {
         Some(Rct)
-    } else if has(&["cohort", "case-control", "case control", "cross-sectional", "cross sectional", "registry study", "observational", "population-based"]) {
+    } else if has(&[
+        "cohort",
+        "case-control",
+        "case control",
+        "cross-sectional",
+        "cross sectional",
+        "registry study",
+        "observational",
+        "population-based",
+    ]) {
         Some(Observational)
     } else if has(&["case report", "case series", "a case of"]) {
         Some(CaseReport)
-    } else if has(&["editorial", "commentary", "viewpoint", "opinion", "letter to the editor"]) {
+    } else if has(&[
+        "editorial",
+        "commentary",
+        "viewpoint",
+        "opinion",
+        "letter to the editor",
+    ]) {
         Some(Opinion)
     } else {
         None
@@ -220,17 +258,49 @@ mod tests {
 
     #[test]
     fn classifies() {
-        check(&["Journal Article", "Meta-Analysis"], "", Some(SystematicReview));
-        check(&["Journal Article", "Randomized Controlled Trial"], "", Some(Rct));
+        check(
+            &["Journal Article", "Meta-Analysis"],
+            "",
+            Some(SystematicReview),
+        );
+        check(
+            &["Journal Article", "Randomized Controlled Trial"],
+            "",
+            Some(Rct),
+        );
         check(&["Practice Guideline"], "", Some(Guideline));
         check(&["Case Reports"], "", Some(CaseReport));
         check(&["Letter"], "", Some(Opinion));
-        check(&["Observational Study", "Systematic Review"], "", Some(SystematicReview));
-        check(&["Journal Article"], "A randomised controlled trial of X", Some(Rct));
-        check(&[], "Study protocol for a randomised controlled trial", None);
-        check(&[], "Asthma: diagnosis and management guideline", Some(Guideline));
-        check(&[], "A prospective cohort of adults with sepsis", Some(Observational));
-        check(&[], "Haemoptysis after biopsy: a case report", Some(CaseReport));
+        check(
+            &["Observational Study", "Systematic Review"],
+            "",
+            Some(SystematicReview),
+        );
+        check(
+            &["Journal Article"],
+            "A randomised controlled trial of X",
+            Some(Rct),
+        );
+        check(
+            &[],
+            "Study protocol for a randomised controlled trial",
+            None,
+        );
+        check(
+            &[],
+            "Asthma: diagnosis and management guideline",
+            Some(Guideline),
+        );
+        check(
+            &[],
+            "A prospective cohort of adults with sepsis",
+            Some(Observational),
+        );
+        check(
+            &[],
+            "Haemoptysis after biopsy: a case report",
+            Some(CaseReport),
+        );
         check(&[], "Air embolism after lung biopsy", None);
     }
 
@@ -238,9 +308,15 @@ mod tests {
     fn names_roundtrip() {
         for l in EvidenceLevel::ALL {
             assert_eq!(l.as_str().parse::<EvidenceLevel>().unwrap(), l);
-            assert_eq!(serde_json::to_string(&l).unwrap(), format!("\"{}\"", l.as_str()));
+            assert_eq!(
+                serde_json::to_string(&l).unwrap(),
+                format!("\"{}\"", l.as_str())
+            );
         }
-        assert_eq!("Systematic Review".parse::<EvidenceLevel>().unwrap(), SystematicReview);
+        assert_eq!(
+            "Systematic Review".parse::<EvidenceLevel>().unwrap(),
+            SystematicReview
+        );
         assert!("gold".parse::<EvidenceLevel>().is_err());
         assert!(Guideline < CaseReport);
     }

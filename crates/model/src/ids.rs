@@ -87,7 +87,10 @@ impl Identifier {
     /// The normalised value.
     pub fn value(&self) -> &str {
         match self {
-            Identifier::Doi(v) | Identifier::Pmid(v) | Identifier::Pmcid(v) | Identifier::Nct(v) => v,
+            Identifier::Doi(v)
+            | Identifier::Pmid(v)
+            | Identifier::Pmcid(v)
+            | Identifier::Nct(v) => v,
         }
     }
 }
@@ -105,8 +108,8 @@ pub fn normalise_doi(s: &str) -> Option<String> {
         "doi:",
         "DOI:",
     ] {
-        if t.len() >= prefix.len() && t[..prefix.len()].eq_ignore_ascii_case(prefix) {
-            t = t[prefix.len()..].trim();
+        if let Some(head) = t.get(..prefix.len()).filter(|h| h.eq_ignore_ascii_case(prefix)) {
+            t = t[head.len()..].trim();
         }
     }
     let t = t.trim_end_matches(['.', ',', ';']);
@@ -126,12 +129,11 @@ pub fn normalise_doi(s: &str) -> Option<String> {
 /// the number is not zero.
 pub fn normalise_pmid(s: &str) -> Option<String> {
     let t = s.trim();
-    let t = strip_prefix_ci(t, "pmid").map(|r| r.trim_start_matches([':', ' '])).unwrap_or(t);
+    let t = strip_prefix_ci(t, "pmid")
+        .map(|r| r.trim_start_matches([':', ' ']))
+        .unwrap_or(t);
     let digits = t.trim_start_matches('0');
-    if !t.is_empty()
-        && t.len() <= 9
-        && t.chars().all(|c| c.is_ascii_digit())
-        && !digits.is_empty()
+    if !t.is_empty() && t.len() <= 9 && t.chars().all(|c| c.is_ascii_digit()) && !digits.is_empty()
     {
         Some(digits.to_string())
     } else {
@@ -151,12 +153,15 @@ pub fn normalise_pmcid(s: &str) -> Option<String> {
 pub fn normalise_nct(s: &str) -> Option<String> {
     let t = s.trim();
     let digits = strip_prefix_ci(t, "nct")?;
-    (digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit())).then(|| format!("NCT{digits}"))
+    (digits.len() == 8 && digits.chars().all(|c| c.is_ascii_digit()))
+        .then(|| format!("NCT{digits}"))
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    (s.len() >= prefix.len() && s.is_char_boundary(prefix.len()) && s[..prefix.len()].eq_ignore_ascii_case(prefix))
-        .then(|| &s[prefix.len()..])
+    (s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &s[prefix.len()..])
 }
 
 /// Recognises a query that is nothing but one identifier: a DOI (with or without resolver), `PMID:
@@ -191,7 +196,10 @@ mod tests {
     fn doi_forms() {
         let cases = [
             ("10.1000/ABC.def", Some("10.1000/abc.def")),
-            ("https://doi.org/10.1056/NEJMoa2034577", Some("10.1056/nejmoa2034577")),
+            (
+                "https://doi.org/10.1056/NEJMoa2034577",
+                Some("10.1056/nejmoa2034577"),
+            ),
             ("doi:10.5555/12345678.", Some("10.5555/12345678")),
             ("HTTP://DX.DOI.ORG/10.1/x", Some("10.1/x")),
             ("10.1000", None),
@@ -206,7 +214,10 @@ mod tests {
 
     #[test]
     fn pmid_pmcid_nct_forms() {
-        assert_eq!(normalise_pmid("PMID: 31978945").as_deref(), Some("31978945"));
+        assert_eq!(
+            normalise_pmid("PMID: 31978945").as_deref(),
+            Some("31978945")
+        );
         assert_eq!(normalise_pmid("0012").as_deref(), Some("12"));
         assert_eq!(normalise_pmid("0"), None);
         assert_eq!(normalise_pmid("1234567890"), None);
@@ -219,9 +230,18 @@ mod tests {
 
     #[test]
     fn detects_identifier_queries() {
-        assert_eq!(detect_identifier(" 90000001 "), Some(Identifier::Pmid("90000001".into())));
-        assert_eq!(detect_identifier("NCT90000001"), Some(Identifier::Nct("NCT90000001".into())));
-        assert_eq!(detect_identifier("PMC123"), Some(Identifier::Pmcid("PMC123".into())));
+        assert_eq!(
+            detect_identifier(" 90000001 "),
+            Some(Identifier::Pmid("90000001".into()))
+        );
+        assert_eq!(
+            detect_identifier("NCT90000001"),
+            Some(Identifier::Nct("NCT90000001".into()))
+        );
+        assert_eq!(
+            detect_identifier("PMC123"),
+            Some(Identifier::Pmcid("PMC123".into()))
+        );
         assert_eq!(
             detect_identifier("https://doi.org/10.5555/ABC-1"),
             Some(Identifier::Doi("10.5555/abc-1".into()))
@@ -229,5 +249,9 @@ mod tests {
         assert_eq!(detect_identifier("asthma"), None);
         assert_eq!(detect_identifier("type 2 diabetes"), None);
         assert_eq!(detect_identifier("é"), None);
+        // Regression: a multibyte character where a prefix would end must not panic.
+        assert_eq!(detect_identifier("? ( 10.5555/ 😀"), None);
+        assert_eq!(normalise_doi("doi😀x"), None);
+        assert_eq!(normalise_nct("NC😀"), None);
     }
 }

@@ -169,12 +169,11 @@ impl Record {
     /// material with no stronger signal is `patient_information`.
     pub fn classify(&mut self) {
         if self.evidence_level.is_none() {
-            self.evidence_level = evidence::classify(&self.publication_types, &self.title).or(
-                match self.audience {
+            self.evidence_level =
+                evidence::classify(&self.publication_types, &self.title).or(match self.audience {
                     Audience::Patient => Some(EvidenceLevel::PatientInformation),
                     Audience::Professional => None,
-                },
-            );
+                });
         }
     }
 
