@@ -118,6 +118,17 @@ impl Store {
         Ok(total)
     }
 
+    /// Tombstones records by id outside a harvest (the `DeleteCitation`s of a PubMed update file),
+    /// without touching any checkpoint. Returns the counts.
+    pub fn apply_deletions(&self, ids: &[String]) -> Result<PageStats> {
+        let mut total = PageStats::default();
+        for chunk in ids.chunks(IMPORT_BATCH) {
+            let now = timestamp::now();
+            total += self.write(|tx| write_page(tx, None, &[], chunk, &now))?;
+        }
+        Ok(total)
+    }
+
     /// Tombstones every live record of `source` (for a source taken out of service), in one
     /// transaction. Returns how many were deleted.
     pub fn tombstone_source(&self, source: &str) -> Result<u64> {
