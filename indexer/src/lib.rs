@@ -5,8 +5,13 @@
 
 pub mod build;
 pub mod config;
+pub mod eval;
+pub mod harvesting;
+pub mod incremental;
+pub mod mesh;
 pub mod progress;
 pub mod starter;
+pub mod store_build;
 
 pub use build::{build_generation, BuildError, BuildOptions, BuildReport};
 pub use config::Config;

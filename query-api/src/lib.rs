@@ -5,10 +5,14 @@
 //! [`run`] serves it on a listener until a shutdown future resolves.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod error;
+pub mod export;
+pub mod jobs;
 pub mod params;
 pub mod state;
+pub mod web;
 
 use std::future::Future;
 use std::time::Duration;
@@ -69,6 +73,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))
         .route("/openapi.json", get(openapi))
+        .merge(web::routes())
+        .merge(export::routes())
+        .merge(admin::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)
         .layer(CatchPanicLayer::custom(panic_response))
@@ -93,6 +100,12 @@ pub async fn run(
             tracing::error!(error = %e, "could not prepare the index");
         }
         prep.spawn_follower(Duration::from_secs(2));
+        if prep.admin_token().is_some() || prep.config().sources.iter().any(|s| s.schedule.is_some()) {
+            // Start the runner (marking jobs a dead server left running as interrupted) and the
+            // scheduler of periodic harvests.
+            let _ = prep.jobs();
+            jobs::spawn_scheduler(prep.clone(), Duration::from_secs(30));
+        }
     });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)

@@ -25,6 +25,9 @@ struct Inner {
     generations: Generations,
     live: RwLock<Option<Live>>,
     ready: AtomicBool,
+    store: Arc<store::Store>,
+    admin_token: Option<String>,
+    jobs: std::sync::OnceLock<crate::jobs::Jobs>,
 }
 
 /// Cheaply cloneable handle to the server state.
@@ -32,15 +35,41 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// State for a configuration; opens (creating) the generations directory.
+    /// State for a configuration; opens (creating) the generations directory and the record
+    /// store. The admin token is read from `EVIDENCE_ADMIN_TOKEN`.
     pub fn new(config: Config) -> anyhow::Result<Self> {
+        let token = std::env::var("EVIDENCE_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
+        Self::with_admin_token(config, token)
+    }
+
+    /// State with an explicit admin token (`None` disables the admin API).
+    pub fn with_admin_token(config: Config, admin_token: Option<String>) -> anyhow::Result<Self> {
         let generations = Generations::open(&config.index_dir())?;
+        let store = Arc::new(store::Store::open(&config.store_path())?);
         Ok(AppState(Arc::new(Inner {
             config,
             generations,
             live: RwLock::new(None),
             ready: AtomicBool::new(false),
+            store,
+            admin_token,
+            jobs: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// The record store.
+    pub fn store(&self) -> &Arc<store::Store> {
+        &self.0.store
+    }
+
+    /// The admin bearer token, when the admin API is enabled.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.0.admin_token.as_deref()
+    }
+
+    /// The job runner, started on first use (on the current tokio runtime).
+    pub fn jobs(&self) -> &crate::jobs::Jobs {
+        self.0.jobs.get_or_init(|| crate::jobs::Jobs::start(self.clone()))
     }
 
     /// The configuration.

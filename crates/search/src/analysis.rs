@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
-    Token, TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter,
+    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// Name under which the biomedical analyzer is registered.
@@ -28,7 +28,10 @@ pub fn bio_analyzer() -> TextAnalyzer {
         .filter(AsciiFoldingFilter)
         .filter(SpellingFilter);
     match StopWordFilter::new(Language::English) {
-        Some(stop) => builder.filter(stop).filter(Stemmer::new(Language::English)).build(),
+        Some(stop) => builder
+            .filter(stop)
+            .filter(Stemmer::new(Language::English))
+            .build(),
         None => builder.filter(Stemmer::new(Language::English)).build(),
     }
 }
@@ -360,12 +363,194 @@ pub fn uk_variant(word: &str) -> Option<String> {
         .find(|c| c != &w && us_spelling(c) == w.as_str())
 }
 
+/// Groups of interchangeable terms (synonyms) for query expansion, such as the entry terms of a
+/// MeSH descriptor: a query that names one term of a group also searches the others.
+///
+/// Terms are matched on their analysed form (`bio`: folded, UK/US normalised, stop words dropped,
+/// stemmed), so "Heart Attacks" matches the entry "heart attack". Cloning is cheap.
+#[derive(Clone, Default)]
+pub struct Thesaurus {
+    inner: std::sync::Arc<ThesaurusInner>,
+}
+
+#[derive(Clone, Default)]
+struct ThesaurusInner {
+    /// Each group's terms, as given.
+    groups: Vec<Vec<String>>,
+    /// Each group's terms, analysed (one token sequence per term).
+    analysed: Vec<Vec<Vec<String>>>,
+    /// Analysed term (tokens joined by a space) → the groups holding it.
+    lookup: std::collections::HashMap<String, Vec<u32>>,
+    /// The longest term, in tokens.
+    max_tokens: usize,
+}
+
+impl std::fmt::Debug for Thesaurus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Thesaurus")
+            .field("groups", &self.inner.groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One synonym match in a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynonymMatch {
+    /// Index of the first matched token in the analysed query.
+    pub start: usize,
+    /// Index one past the last matched token.
+    pub end: usize,
+    /// The matched term, as written in the thesaurus.
+    pub term: String,
+    /// The other terms of its groups, as written in the thesaurus, analysed.
+    pub alternatives: Vec<(String, Vec<String>)>,
+}
+
+/// Terms longer than this many tokens are not used for expansion.
+const MAX_SYNONYM_TOKENS: usize = 6;
+
+impl Thesaurus {
+    /// An empty thesaurus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A thesaurus from groups of interchangeable terms.
+    pub fn from_groups<G, T>(groups: G) -> Self
+    where
+        G: IntoIterator<Item = T>,
+        T: IntoIterator,
+        T::Item: AsRef<str>,
+    {
+        let mut t = Thesaurus::new();
+        for g in groups {
+            t.add_group(g);
+        }
+        t
+    }
+
+    /// Adds a group of interchangeable terms. Terms that analyse to nothing (stop words only) or
+    /// to more than six tokens are skipped; a group left with fewer than two distinct terms is
+    /// ignored.
+    pub fn add_group<T>(&mut self, terms: T)
+    where
+        T: IntoIterator,
+        T::Item: AsRef<str>,
+    {
+        let mut bio = bio_analyzer();
+        let mut seen = std::collections::HashSet::new();
+        let mut kept: Vec<(String, Vec<String>)> = Vec::new();
+        for term in terms {
+            let term = term.as_ref().trim();
+            let toks = single_tokens(&mut bio, term);
+            if toks.is_empty() || toks.len() > MAX_SYNONYM_TOKENS {
+                continue;
+            }
+            if seen.insert(toks.join(" ")) {
+                kept.push((term.to_string(), toks));
+            }
+        }
+        if kept.len() < 2 {
+            return;
+        }
+        let inner = std::sync::Arc::make_mut(&mut self.inner);
+        let id = inner.groups.len() as u32;
+        for (_, toks) in &kept {
+            inner.max_tokens = inner.max_tokens.max(toks.len());
+            inner.lookup.entry(toks.join(" ")).or_default().push(id);
+        }
+        let (names, analysed): (Vec<String>, Vec<Vec<String>>) = kept.into_iter().unzip();
+        inner.groups.push(names);
+        inner.analysed.push(analysed);
+    }
+
+    /// Groups held.
+    pub fn len(&self) -> usize {
+        self.inner.groups.len()
+    }
+
+    /// Whether no group is held.
+    pub fn is_empty(&self) -> bool {
+        self.inner.groups.is_empty()
+    }
+
+    /// Every term of every group, as written (for suggestions).
+    pub fn terms(&self) -> impl Iterator<Item = &str> {
+        self.inner.groups.iter().flatten().map(|s| s.as_str())
+    }
+
+    /// Finds thesaurus terms in an analysed query (`bio` tokens in order), longest match first,
+    /// left to right, without overlaps.
+    pub fn matches(&self, tokens: &[String]) -> Vec<SynonymMatch> {
+        let inner = &self.inner;
+        let mut out = Vec::new();
+        if inner.groups.is_empty() {
+            return out;
+        }
+        let mut i = 0;
+        while i < tokens.len() {
+            let longest = inner.max_tokens.min(tokens.len() - i);
+            let mut found = None;
+            for n in (1..=longest).rev() {
+                let key = tokens[i..i + n].join(" ");
+                if let Some(groups) = inner.lookup.get(&key) {
+                    found = Some((n, key, groups));
+                    break;
+                }
+            }
+            match found {
+                Some((n, key, groups)) => {
+                    let mut term = String::new();
+                    let mut alternatives: Vec<(String, Vec<String>)> = Vec::new();
+                    for &g in groups {
+                        let g = g as usize;
+                        for (name, toks) in inner.groups[g].iter().zip(&inner.analysed[g]) {
+                            if toks.join(" ") == key {
+                                if term.is_empty() {
+                                    term = name.clone();
+                                }
+                            } else if !alternatives.iter().any(|(_, t)| t == toks) {
+                                alternatives.push((name.clone(), toks.clone()));
+                            }
+                        }
+                    }
+                    out.push(SynonymMatch {
+                        start: i,
+                        end: i + n,
+                        term,
+                        alternatives,
+                    });
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+}
+
+/// The single-word tokens of `text` (joined compounds such as "covid19" left out), in order.
+pub fn single_tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let t = stream.token();
+        if t.position_length <= 1 {
+            out.push(t.text.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn terms(text: &str) -> Vec<String> {
-        analyze(&mut bio_analyzer(), text).into_iter().map(|(_, t)| t).collect()
+        analyze(&mut bio_analyzer(), text)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
 
     #[test]
@@ -414,7 +599,10 @@ mod tests {
     fn hyphenated_and_alphanumeric_terms() {
         let t = analyze(&mut bio_analyzer(), "COVID-19 and IL-6, HbA1c in type 2");
         let texts: Vec<&str> = t.iter().map(|(_, s)| s.as_str()).collect();
-        assert_eq!(texts, ["covid19", "covid", "19", "il6", "il", "6", "hba1c", "type", "2"]);
+        assert_eq!(
+            texts,
+            ["covid19", "covid", "19", "il6", "il", "6", "hba1c", "type", "2"]
+        );
         // The joined form shares the position of its first part, so phrases still line up.
         assert_eq!(t[0].0, t[1].0);
         assert_eq!(t[2].0, t[1].0 + 1);
@@ -433,7 +621,10 @@ mod tests {
 
     #[test]
     fn names_fold_accents() {
-        let t: Vec<String> = analyze(&mut name_analyzer(), "Müller-Lindqvist Å").into_iter().map(|(_, t)| t).collect();
+        let t: Vec<String> = analyze(&mut name_analyzer(), "Müller-Lindqvist Å")
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
         assert_eq!(t, ["muller", "lindqvist", "a"]);
     }
 }

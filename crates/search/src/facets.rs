@@ -61,7 +61,11 @@ impl Collector for FacetCollector {
     type Fruit = Facets;
     type Child = FacetSegment;
 
-    fn for_segment(&self, _ord: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<FacetSegment> {
+    fn for_segment(
+        &self,
+        _ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
         let ff = reader.fast_fields();
         let source = ff.str("source")?;
         let n_sources = source.as_ref().map(|s| s.num_terms()).unwrap_or(0);
@@ -105,7 +109,12 @@ impl Collector for FacetCollector {
         Ok(Facets {
             evidence_level: (0..8)
                 .filter(|&i| total.evidence[i] > 0)
-                .map(|i| fc(evidence_from_ord(i as u64).as_str().to_string(), total.evidence[i]))
+                .map(|i| {
+                    fc(
+                        evidence_from_ord(i as u64).as_str().to_string(),
+                        total.evidence[i],
+                    )
+                })
                 .collect(),
             source,
             year: total

@@ -79,7 +79,13 @@ impl Generations {
 
     /// Creates the directory of a new generation, marked as building.
     pub fn begin(&self) -> Result<(u64, PathBuf), SearchError> {
-        let next = self.list()?.last().copied().unwrap_or(0).max(self.live()?.unwrap_or(0)) + 1;
+        let next = self
+            .list()?
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .max(self.live()?.unwrap_or(0))
+            + 1;
         let p = self.path(next);
         fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
         fs::write(p.join(BUILDING), b"").map_err(|e| io(&p, e))?;
@@ -102,12 +108,16 @@ impl Generations {
         if !self.is_complete(n) {
             return Err(io(
                 &self.path(n),
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "generation is not complete"),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "generation is not complete",
+                ),
             ));
         }
         let tmp = self.root.join("LIVE.tmp");
         let mut f = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        f.write_all(format!("gen-{n:06}\n").as_bytes()).map_err(|e| io(&tmp, e))?;
+        f.write_all(format!("gen-{n:06}\n").as_bytes())
+            .map_err(|e| io(&tmp, e))?;
         f.sync_all().map_err(|e| io(&tmp, e))?;
         fs::rename(&tmp, self.root.join(LIVE)).map_err(|e| io(&tmp, e))?;
         if let Ok(dir) = fs::File::open(&self.root) {
@@ -174,7 +184,10 @@ mod tests {
         let g = Generations::open(dir.path()).unwrap();
         assert_eq!(g.live().unwrap(), None);
         let (a, _) = g.begin().unwrap();
-        assert!(g.promote(a).is_err(), "an incomplete generation cannot go live");
+        assert!(
+            g.promote(a).is_err(),
+            "an incomplete generation cannot go live"
+        );
         g.complete(a).unwrap();
         g.promote(a).unwrap();
         assert_eq!(g.live().unwrap(), Some(a));

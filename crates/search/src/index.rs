@@ -8,13 +8,19 @@ use model::{Audience, EvidenceLevel, Record};
 use rayon::prelude::*;
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader,
+    TantivyDocument, Term,
+};
 
+use crate::analysis::Thesaurus;
 use crate::facets::{FacetCollector, Facets};
-use crate::query::{compile, Interpreted};
+use crate::query::{compile_with, Interpreted};
 use crate::schema::{audience_ord, build_schema, evidence_ord, to_document, Fields};
 use crate::{RankingParams, SearchError};
 
@@ -139,12 +145,15 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     params: Arc<RankingParams>,
+    thesaurus: Option<Thesaurus>,
     path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SearchIndex").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SearchIndex")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +165,11 @@ fn days_today() -> i64 {
 }
 
 impl SearchIndex {
-    fn from_index(index: Index, path: Option<PathBuf>, params: RankingParams) -> Result<Self, SearchError> {
+    fn from_index(
+        index: Index,
+        path: Option<PathBuf>,
+        params: RankingParams,
+    ) -> Result<Self, SearchError> {
         crate::analysis::register(&index);
         let (_, fields) = build_schema();
         let reader = index
@@ -168,6 +181,7 @@ impl SearchIndex {
             reader,
             fields,
             params: Arc::new(params),
+            thesaurus: None,
             path,
         })
     }
@@ -190,7 +204,11 @@ impl SearchIndex {
     pub fn open(dir: &Path, params: RankingParams) -> Result<Self, SearchError> {
         let index = Index::open_in_dir(dir)?;
         let (expected, _) = build_schema();
-        let names = |s: &tantivy::schema::Schema| s.fields().map(|(_, e)| e.name().to_string()).collect::<Vec<_>>();
+        let names = |s: &tantivy::schema::Schema| {
+            s.fields()
+                .map(|(_, e)| e.name().to_string())
+                .collect::<Vec<_>>()
+        };
         if names(&index.schema()) != names(&expected) {
             return Err(SearchError::SchemaMismatch(dir.display().to_string()));
         }
@@ -217,6 +235,17 @@ impl SearchIndex {
         self.params = Arc::new(params);
     }
 
+    /// Sets or clears the thesaurus used to expand free-text queries with synonyms (MeSH entry
+    /// terms); expansion is off without one.
+    pub fn set_thesaurus(&mut self, thesaurus: Option<Thesaurus>) {
+        self.thesaurus = thesaurus.filter(|t| !t.is_empty());
+    }
+
+    /// The thesaurus in use, if any.
+    pub fn thesaurus(&self) -> Option<&Thesaurus> {
+        self.thesaurus.as_ref()
+    }
+
     /// The underlying tantivy index.
     pub fn tantivy(&self) -> &Index {
         &self.index
@@ -240,10 +269,15 @@ impl SearchIndex {
 
     /// A writer with `memory_bytes` of indexing memory, on up to two threads.
     pub fn builder(&self, memory_bytes: usize) -> Result<IndexBuilder, SearchError> {
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4);
         let per_thread_min = 16 * 1024 * 1024;
         let threads = threads.min((memory_bytes / per_thread_min).max(1));
-        let writer: IndexWriter = self.index.writer_with_num_threads(threads, memory_bytes.max(per_thread_min))?;
+        let writer: IndexWriter = self
+            .index
+            .writer_with_num_threads(threads, memory_bytes.max(per_thread_min))?;
         Ok(IndexBuilder {
             writer,
             fields: self.fields,
@@ -253,7 +287,10 @@ impl SearchIndex {
     /// Looks a record up by id.
     pub fn get(&self, id: &str) -> Result<Option<Record>, SearchError> {
         let searcher = self.searcher();
-        let q = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.id, id),
+            IndexRecordOption::Basic,
+        );
         let top = searcher.search(&q, &TopDocs::with_limit(1))?;
         match top.first() {
             Some((_, addr)) => Ok(Some(self.load(&searcher, *addr)?.0)),
@@ -261,14 +298,18 @@ impl SearchIndex {
         }
     }
 
-    fn load(&self, searcher: &Searcher, addr: DocAddress) -> Result<(Record, Option<f32>), SearchError> {
+    fn load(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> Result<(Record, Option<f32>), SearchError> {
         let doc: TantivyDocument = searcher.doc(addr)?;
         let json = doc
             .get_first(self.fields.record)
             .and_then(|v| v.as_str())
             .ok_or_else(|| SearchError::Corrupt("document without stored record".into()))?;
-        let record: Record =
-            serde_json::from_str(json).map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?;
+        let record: Record = serde_json::from_str(json)
+            .map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?;
         let grade = searcher
             .segment_reader(addr.segment_ord)
             .fast_fields()
@@ -284,17 +325,25 @@ impl SearchIndex {
         let fl = &self.fields;
         let mut out: Vec<Box<dyn Query>> = Vec::new();
         if !f.evidence_levels.is_empty() {
-            let terms = f.evidence_levels.iter().map(|l| Term::from_field_u64(fl.evidence, evidence_ord(*l)));
+            let terms = f
+                .evidence_levels
+                .iter()
+                .map(|l| Term::from_field_u64(fl.evidence, evidence_ord(*l)));
             out.push(Box::new(TermSetQuery::new(terms)));
         }
         if f.year_from.is_some() || f.year_to.is_some() {
             let lo = Term::from_field_u64(fl.year, f.year_from.map(u64::from).unwrap_or(1));
             let hi = Term::from_field_u64(fl.year, f.year_to.map(u64::from).unwrap_or(9999));
-            out.push(Box::new(RangeQuery::new(std::ops::Bound::Included(lo), std::ops::Bound::Included(hi))));
+            out.push(Box::new(RangeQuery::new(
+                std::ops::Bound::Included(lo),
+                std::ops::Bound::Included(hi),
+            )));
         }
         if !f.sources.is_empty() {
             out.push(Box::new(TermSetQuery::new(
-                f.sources.iter().map(|s| Term::from_field_text(fl.source, s)),
+                f.sources
+                    .iter()
+                    .map(|s| Term::from_field_text(fl.source, s)),
             )));
         }
         if let Some(a) = f.audience {
@@ -326,10 +375,39 @@ impl SearchIndex {
                 max: MAX_RESULT_WINDOW,
             });
         }
-        let (text_query, interpreted) = compile(&req.q, &self.fields, &self.params);
+        let compiled = compile_with(
+            &req.q,
+            &self.fields,
+            &self.params,
+            self.thesaurus.as_ref(),
+        );
+        let text_query = compiled.query;
+        let mut interpreted = compiled.interpreted;
+        let searcher = self.searcher();
+        // The query that ranks: the typed one, or with pseudo-relevance feedback terms added. The
+        // typed one alone builds the snippets.
+        let rank_query: Option<Box<dyn Query>> = match &text_query {
+            Some(q)
+                if self.params.prf_docs > 0
+                    && req.sort == Sort::Relevance
+                    && !compiled.plain_terms.is_empty() =>
+            {
+                let (q, terms) =
+                    self.feedback(&searcher, &**q, compiled.plain_terms.len(), &req.filters)?;
+                if !terms.is_empty() {
+                    interpreted.expansions.push(crate::query::Expansion {
+                        term: req.q.clone(),
+                        variants: terms,
+                        reason: "relevance feedback",
+                    });
+                }
+                Some(q)
+            }
+            other => other.as_ref().map(|q| q.box_clone()),
+        };
         let filters = self.filter_queries(&req.filters);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        match text_query.as_ref() {
+        match rank_query.as_ref() {
             Some(q) => clauses.push((Occur::Must, q.box_clone())),
             None => clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery))),
         }
@@ -342,7 +420,6 @@ impl SearchIndex {
             Box::new(BooleanQuery::new(clauses))
         };
 
-        let searcher = self.searcher();
         let params = Arc::clone(&self.params);
         let sort = req.sort;
         let today = days_today();
@@ -385,7 +462,6 @@ impl SearchIndex {
             (None, None)
         };
 
-        let scorer_cache = PriorScorerCache::default();
         let mut hits = Vec::with_capacity(top_docs.len());
         for (tweaked, addr) in top_docs.into_iter().take(req.limit) {
             let (record, reading_grade) = self.load(&searcher, addr)?;
@@ -415,12 +491,12 @@ impl SearchIndex {
                 _ => lead(abs, 280),
             };
             let (score, explain) = if req.explain || req.sort == Sort::Date {
-                let text = match &text_query {
+                let text = match &rank_query {
                     Some(q) => q.explain(&searcher, addr).ok(),
                     None => None,
                 };
                 let text_score = text.as_ref().map(|e| e.value()).unwrap_or(1.0);
-                let (ev, rec, trust, _) = scorer_cache.parts(&searcher, addr, &self.params, today);
+                let (ev, rec, trust, _) = PriorScorer::new(searcher.segment_reader(addr.segment_ord), &self.params, today).parts(addr.doc_id);
                 let total = text_score * ev * rec * trust;
                 let ex = req.explain.then(|| Explanation {
                     text: text_score,
@@ -428,7 +504,9 @@ impl SearchIndex {
                     recency: rec,
                     trust,
                     total,
-                    text_details: text.and_then(|e| serde_json::to_value(&e).ok()).unwrap_or_default(),
+                    text_details: text
+                        .and_then(|e| serde_json::to_value(&e).ok())
+                        .unwrap_or_default(),
                 });
                 (total, ex)
             } else {
@@ -451,15 +529,135 @@ impl SearchIndex {
         })
     }
 
+    /// Pseudo-relevance feedback (RM3): ranks a first pass of `query`, takes the
+    /// [`RankingParams::prf_docs`] best records, weighs each word of their title, abstract, MeSH
+    /// terms and keywords by its share of the record's words times the record's share of the
+    /// first-pass score, keeps the [`RankingParams::prf_terms`] heaviest after multiplying by idf,
+    /// and returns them (for the answer's `expansions`) with the original
+    /// query (weight λ, spread over its `query_terms` words as RM3 does) or'ed with those terms
+    /// (weight 1 − λ, in proportion to their weights) over the default fields.
+    fn feedback(
+        &self,
+        searcher: &Searcher,
+        query: &dyn Query,
+        query_terms: usize,
+        filters: &Filters,
+    ) -> Result<(Box<dyn Query>, Vec<String>), SearchError> {
+        let p = &*self.params;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query.box_clone())];
+        for f in self.filter_queries(filters) {
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(f, 0.0))));
+        }
+        let first = BooleanQuery::new(clauses);
+        let top = searcher.search(&first, &TopDocs::with_limit(p.prf_docs))?;
+        let total: f32 = top.iter().map(|(s, _)| s.max(0.0)).sum();
+        if top.is_empty() || total <= 0.0 || p.prf_terms == 0 {
+            return Ok((query.box_clone(), Vec::new()));
+        }
+        let mut bio = crate::analysis::bio_analyzer();
+        let mut weights: std::collections::HashMap<String, f32> = Default::default();
+        for (score, addr) in &top {
+            let (record, _) = self.load(searcher, *addr)?;
+            let mut text = record.title.clone();
+            for part in record
+                .abstract_text
+                .iter()
+                .chain(&record.mesh_terms)
+                .chain(&record.keywords)
+            {
+                text.push_str(" . ");
+                text.push_str(part);
+            }
+            let toks = crate::analysis::single_tokens(&mut bio, &text);
+            if toks.is_empty() {
+                continue;
+            }
+            let share = score.max(0.0) / total / toks.len() as f32;
+            for t in toks {
+                *weights.entry(t).or_default() += share;
+            }
+        }
+        // Words are chosen by feedback weight times idf, so that words common to every record
+        // (such as "study" or "patient") do not crowd out the topical ones.
+        let n_docs = searcher.num_docs().max(1) as f32;
+        let mut ranked: Vec<(String, f32)> = weights
+            .into_iter()
+            .filter(|(t, _)| t.chars().count() > 1 && !t.chars().all(|c| c.is_ascii_digit()))
+            .map(|(t, w)| {
+                let df = searcher
+                    .doc_freq(&Term::from_field_text(self.fields.abstract_text, &t))
+                    .unwrap_or(0)
+                    .max(
+                        searcher
+                            .doc_freq(&Term::from_field_text(self.fields.title, &t))
+                            .unwrap_or(0),
+                    ) as f32;
+                let idf = (1.0 + n_docs / (df + 1.0)).ln();
+                (t, w * idf)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(p.prf_terms);
+        let sum: f32 = ranked.iter().map(|(_, w)| w).sum();
+        if ranked.is_empty() || sum <= 0.0 {
+            return Ok((query.box_clone(), Vec::new()));
+        }
+        let lambda = p.prf_weight.clamp(0.0, 1.0);
+        let fields = [
+            (self.fields.title, p.title_weight),
+            (self.fields.abstract_text, p.abstract_weight),
+            (self.fields.mesh, p.mesh_weight),
+            (self.fields.keywords, p.keywords_weight),
+        ];
+        let mut expansion: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (t, w) in &ranked {
+            for (field, fw) in fields {
+                if fw <= 0.0 {
+                    continue;
+                }
+                let tq = TermQuery::new(
+                    Term::from_field_text(field, t),
+                    IndexRecordOption::WithFreqs,
+                );
+                expansion.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(tq), (1.0 - lambda) * w / sum * fw)),
+                ));
+            }
+        }
+        let original: Box<dyn Query> = Box::new(BoostQuery::new(
+            query.box_clone(),
+            lambda / query_terms.max(1) as f32,
+        ));
+        let expanded: Box<dyn Query> = Box::new(BooleanQuery::new(expansion));
+        let terms = ranked.into_iter().map(|(t, _)| t).collect();
+        Ok((
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Should, original),
+                (Occur::Should, expanded),
+            ])),
+            terms,
+        ))
+    }
+
     /// Every term of `field` in the index that starts with `prefix`, with its document frequency,
     /// most frequent first (for suggestions and spelling).
-    pub fn terms_with_prefix(&self, field: tantivy::schema::Field, prefix: &str, limit: usize) -> Vec<(String, u64)> {
+    pub fn terms_with_prefix(
+        &self,
+        field: tantivy::schema::Field,
+        prefix: &str,
+        limit: usize,
+    ) -> Vec<(String, u64)> {
         let searcher = self.searcher();
         let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         for seg in searcher.segment_readers() {
-            let Ok(inv) = seg.inverted_index(field) else { continue };
+            let Ok(inv) = seg.inverted_index(field) else {
+                continue;
+            };
             let dict = inv.terms();
-            let Ok(mut stream) = dict.range().ge(prefix.as_bytes()).into_stream() else { continue };
+            let Ok(mut stream) = dict.range().ge(prefix.as_bytes()).into_stream() else {
+                continue;
+            };
             while stream.advance() {
                 let key = stream.key();
                 if !key.starts_with(prefix.as_bytes()) {
@@ -508,9 +706,15 @@ impl PriorScorer {
             .and_then(|c| c.first(doc))
             .and_then(|o| self.priors.get(o as usize).copied())
             .unwrap_or(1.0);
-        let date = self.date.as_ref().and_then(|c| c.first(doc)).filter(|d| *d != i64::MIN);
+        let date = self
+            .date
+            .as_ref()
+            .and_then(|c| c.first(doc))
+            .filter(|d| *d != i64::MIN);
         let rec = self.params.recency(date.map(|d| self.today - d));
-        let trust = self.params.trust(self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0));
+        let trust = self
+            .params
+            .trust(self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0));
         (ev, rec, trust, date)
     }
 }
@@ -519,8 +723,15 @@ impl PriorScorer {
 struct PriorScorerCache;
 
 impl PriorScorerCache {
-    fn parts(&self, searcher: &Searcher, addr: DocAddress, params: &RankingParams, today: i64) -> (f32, f32, f32, Option<i64>) {
-        PriorScorer::new(searcher.segment_reader(addr.segment_ord), params, today).parts(addr.doc_id)
+    fn parts(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+        params: &RankingParams,
+        today: i64,
+    ) -> (f32, f32, f32, Option<i64>) {
+        PriorScorer::new(searcher.segment_reader(addr.segment_ord), params, today)
+            .parts(addr.doc_id)
     }
 }
 
@@ -563,7 +774,11 @@ impl IndexBuilder {
     /// Normalises, validates and converts a batch of records on the rayon pool, then feeds them to
     /// the writer (whose own threads do the analysis). Records replace any earlier version with the
     /// same id when `replace` is set. Returns the records added and those rejected as invalid.
-    pub fn add(&mut self, records: Vec<Record>, replace: bool) -> Result<(u64, Vec<(String, String)>), SearchError> {
+    pub fn add(
+        &mut self,
+        records: Vec<Record>,
+        replace: bool,
+    ) -> Result<(u64, Vec<(String, String)>), SearchError> {
         let fields = self.fields;
         let converted: Vec<Result<TantivyDocument, (String, String)>> = records
             .into_par_iter()
@@ -580,7 +795,8 @@ impl IndexBuilder {
                 Ok(doc) => {
                     if replace {
                         if let Some(id) = doc.get_first(fields.id).and_then(|v| v.as_str()) {
-                            self.writer.delete_term(Term::from_field_text(fields.id, id));
+                            self.writer
+                                .delete_term(Term::from_field_text(fields.id, id));
                         }
                     }
                     self.writer.add_document(doc)?;
@@ -594,7 +810,8 @@ impl IndexBuilder {
 
     /// Deletes a record by id.
     pub fn delete(&mut self, id: &str) {
-        self.writer.delete_term(Term::from_field_text(self.fields.id, id));
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.id, id));
     }
 
     /// Deletes every document (the start of an in-place full rebuild).

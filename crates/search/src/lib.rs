@@ -20,6 +20,7 @@
 pub mod analysis;
 pub mod facets;
 pub mod generations;
+mod maintenance;
 mod index;
 pub mod query;
 pub mod ranking;
@@ -29,10 +30,11 @@ pub mod schema;
 pub use facets::{FacetCount, Facets};
 pub use generations::Generations;
 pub use index::{
-    escape_html, Explanation, Filters, Hit, IndexBuilder, SearchIndex, SearchRequest, SearchResults, Sort,
-    MAX_RESULT_WINDOW,
+    escape_html, Explanation, Filters, Hit, IndexBuilder, SearchIndex, SearchRequest,
+    SearchResults, Sort, MAX_RESULT_WINDOW,
 };
 pub use query::{Interpreted, MAX_QUERY_CHARS};
+pub use analysis::Thesaurus;
 pub use ranking::{EvidencePriors, RankingParams};
 
 /// Errors of the search core.

@@ -18,17 +18,23 @@
 
 use std::collections::BTreeSet;
 
-use model::ids::{detect_identifier, normalise_doi, normalise_nct, normalise_pmcid, normalise_pmid};
+use model::ids::{
+    detect_identifier, normalise_doi, normalise_nct, normalise_pmcid, normalise_pmid,
+};
 use model::Identifier;
 use serde::Serialize;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhraseQuery, Query, RegexQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, EmptyQuery, Occur, PhraseQuery, Query, RegexQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::Term;
 
-use crate::analysis::{bio_analyzer, bio_unstemmed_analyzer, name_analyzer, uk_variant, us_spelling};
+use crate::analysis::{
+    bio_analyzer, bio_unstemmed_analyzer, name_analyzer, single_tokens, uk_variant, us_spelling,
+    Thesaurus,
+};
 use crate::schema::Fields;
 use crate::RankingParams;
 
@@ -38,6 +44,8 @@ pub const MAX_QUERY_CHARS: usize = 1024;
 const MAX_DEPTH: usize = 24;
 /// Most terms a query may hold; the rest are ignored with a warning.
 const MAX_TERMS: usize = 64;
+/// Most synonyms searched for one matched thesaurus term.
+const MAX_SYNONYMS: usize = 12;
 
 /// A searchable field a tag can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -196,9 +204,14 @@ fn lex(q: &str, warnings: &mut Vec<String>) -> Vec<Tok> {
                 j += 1;
             }
             if j >= chars.len() {
-                warnings.push(format!("unclosed quote at character {}: closed at the end", i + 1));
+                warnings.push(format!(
+                    "unclosed quote at character {}: closed at the end",
+                    i + 1
+                ));
             }
-            toks.push(Tok::Quoted(chars[start..j.min(chars.len())].iter().collect()));
+            toks.push(Tok::Quoted(
+                chars[start..j.min(chars.len())].iter().collect(),
+            ));
             i = j + 1;
         } else if c == '[' {
             let start = i + 1;
@@ -211,12 +224,20 @@ fn lex(q: &str, warnings: &mut Vec<String>) -> Vec<Tok> {
             }
             toks.push(Tok::Tag(chars[start..j.min(chars.len())].iter().collect()));
             i = j + 1;
-        } else if c == '-' && toks_can_start_unary(&toks) && chars.get(i + 1).is_some_and(|n| !n.is_whitespace() && *n != '-') {
+        } else if c == '-'
+            && toks_can_start_unary(&toks)
+            && chars
+                .get(i + 1)
+                .is_some_and(|n| !n.is_whitespace() && *n != '-')
+        {
             toks.push(Tok::Minus);
             i += 1;
         } else {
             let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '(' | ')' | '"' | '[') {
+            while i < chars.len()
+                && !chars[i].is_whitespace()
+                && !matches!(chars[i], '(' | ')' | '"' | '[')
+            {
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect();
@@ -228,7 +249,10 @@ fn lex(q: &str, warnings: &mut Vec<String>) -> Vec<Tok> {
                     // `field:value` or `field:` followed by a phrase or group.
                     if let Some((name, rest)) = word.split_once(':') {
                         let known = FieldName::from_tag(name).is_some()
-                            || matches!(name.to_ascii_lowercase().as_str(), "pmid" | "doi" | "nct" | "pmcid");
+                            || matches!(
+                                name.to_ascii_lowercase().as_str(),
+                                "pmid" | "doi" | "nct" | "pmcid"
+                            );
                         if known && !name.is_empty() {
                             toks.push(Tok::Field(name.to_ascii_lowercase()));
                             if !rest.is_empty() {
@@ -262,7 +286,9 @@ fn bound_nesting(toks: Vec<Tok>, warnings: &mut Vec<String>) -> Vec<Tok> {
     }
     let drop_parens = max > MAX_DEPTH;
     if drop_parens {
-        warnings.push(format!("parentheses nested deeper than {MAX_DEPTH} are ignored"));
+        warnings.push(format!(
+            "parentheses nested deeper than {MAX_DEPTH} are ignored"
+        ));
     }
     let mut out: Vec<Tok> = Vec::with_capacity(toks.len());
     let mut collapsed = false;
@@ -332,7 +358,9 @@ impl Parser<'_> {
             self.pos += 1;
             match self.parse_and(depth) {
                 Some(n) => alts.push(n),
-                None => self.warnings.push("OR with nothing after it ignored".into()),
+                None => self
+                    .warnings
+                    .push("OR with nothing after it ignored".into()),
             }
         }
         match alts.len() {
@@ -351,7 +379,8 @@ impl Parser<'_> {
                 Some(Tok::And) => {
                     self.pos += 1;
                     if items.is_empty() {
-                        self.warnings.push("AND with nothing before it ignored".into());
+                        self.warnings
+                            .push("AND with nothing before it ignored".into());
                     } else {
                         explicit = true;
                     }
@@ -376,11 +405,16 @@ impl Parser<'_> {
             Some(Tok::Not) | Some(Tok::Minus) => {
                 let minus = matches!(self.peek(), Some(Tok::Minus));
                 self.pos += 1;
-                let inner = if minus { self.parse_primary(depth + 1, &[]) } else { self.parse_unary(depth + 1) };
+                let inner = if minus {
+                    self.parse_primary(depth + 1, &[])
+                } else {
+                    self.parse_unary(depth + 1)
+                };
                 match inner {
                     Some(n) => Some(Node::Not(Box::new(n))),
                     None => {
-                        self.warnings.push("NOT with nothing after it ignored".into());
+                        self.warnings
+                            .push("NOT with nothing after it ignored".into());
                         None
                     }
                 }
@@ -394,7 +428,8 @@ impl Parser<'_> {
             // Only chains of field prefixes can get here (parentheses and NOTs are bounded in
             // `lex`); drop the rest of the chain.
             self.next();
-            self.warnings.push("query nested too deeply: part ignored".into());
+            self.warnings
+                .push("query nested too deeply: part ignored".into());
             return None;
         }
         let tok = self.next()?;
@@ -429,13 +464,15 @@ impl Parser<'_> {
                         match id {
                             Some(id) => Some(Node::Ident(id)),
                             None => {
-                                self.warnings.push(format!("{value:?} is not a valid {name}; searched as text"));
+                                self.warnings.push(format!(
+                                    "{value:?} is not a valid {name}; searched as text"
+                                ));
                                 self.term(fields, &value)
                             }
                         }
                     }
                     _ => {
-                        let f = FieldName::from_tag(&name).unwrap_or_default();
+                        let f = FieldName::from_tag(&name).unwrap_or_else(|| vec![FieldName::Title]);
                         self.parse_primary(depth + 1, &f)
                     }
                 };
@@ -452,7 +489,8 @@ impl Parser<'_> {
                 }
             }
             Tok::Tag(t) => {
-                self.warnings.push(format!("tag [{t}] with nothing before it ignored"));
+                self.warnings
+                    .push(format!("tag [{t}] with nothing before it ignored"));
                 None
             }
             Tok::RParen => {
@@ -460,7 +498,8 @@ impl Parser<'_> {
                 None
             }
             Tok::And | Tok::Or | Tok::Not | Tok::Minus => {
-                self.warnings.push("operator in an unexpected place ignored".into());
+                self.warnings
+                    .push("operator in an unexpected place ignored".into());
                 None
             }
         };
@@ -478,7 +517,8 @@ impl Parser<'_> {
     fn count_term(&mut self) -> bool {
         self.terms += 1;
         if self.terms == MAX_TERMS + 1 {
-            self.warnings.push(format!("only the first {MAX_TERMS} terms are used"));
+            self.warnings
+                .push(format!("only the first {MAX_TERMS} terms are used"));
         }
         self.terms <= MAX_TERMS
     }
@@ -491,14 +531,20 @@ impl Parser<'_> {
             return None;
         }
         let (text, prefix) = match word.strip_suffix('*') {
-            Some(stem) if stem.chars().filter(|c| c.is_alphanumeric()).count() >= 3 => (stem.to_string(), true),
+            Some(stem) if stem.chars().filter(|c| c.is_alphanumeric()).count() >= 3 => {
+                (stem.to_string(), true)
+            }
             Some(stem) => {
-                self.warnings.push(format!("prefix {word:?} is too short (three letters at least): searched as a word"));
+                self.warnings.push(format!(
+                    "prefix {word:?} is too short (three letters at least): searched as a word"
+                ));
                 (stem.to_string(), false)
             }
             None => (word.to_string(), false),
         };
-        let text = text.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+        let text = text
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .to_string();
         if text.is_empty() {
             return None;
         }
@@ -533,12 +579,6 @@ fn with_fields(node: Node, fields: &[FieldName]) -> Node {
     }
 }
 
-impl Default for FieldName {
-    fn default() -> Self {
-        FieldName::Title
-    }
-}
-
 /// Parses a query string. Never fails; repairs are listed in the returned warnings.
 pub fn parse(q: &str) -> (Node, Vec<String>) {
     let mut warnings = Vec::new();
@@ -570,6 +610,7 @@ pub struct QueryBuilder<'a> {
     bio_unstemmed: TextAnalyzer,
     name: TextAnalyzer,
     expansions: BTreeSet<Expansion>,
+    thesaurus: Option<&'a Thesaurus>,
 }
 
 struct Tok2 {
@@ -602,7 +643,15 @@ impl<'a> QueryBuilder<'a> {
             bio_unstemmed: bio_unstemmed_analyzer(),
             name: name_analyzer(),
             expansions: BTreeSet::new(),
+            thesaurus: None,
         }
+    }
+
+    /// Expands free-text terms with the synonyms of `thesaurus` (weighted by
+    /// [`RankingParams::synonym_weight`]).
+    pub fn with_thesaurus(mut self, thesaurus: Option<&'a Thesaurus>) -> Self {
+        self.thesaurus = thesaurus.filter(|t| !t.is_empty());
+        self
     }
 
     /// The default fields with their weights.
@@ -637,10 +686,17 @@ impl<'a> QueryBuilder<'a> {
     }
 
     fn note_spelling(&mut self, text: &str) {
-        for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4) {
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() >= 4)
+        {
             let lower = word.to_lowercase();
             let us = us_spelling(&lower).into_owned();
-            let variant = if us != lower { Some(us) } else { uk_variant(&lower) };
+            let variant = if us != lower {
+                Some(us)
+            } else {
+                uk_variant(&lower)
+            };
             if let Some(v) = variant {
                 self.expansions.insert(Expansion {
                     term: word.to_string(),
@@ -657,7 +713,10 @@ impl<'a> QueryBuilder<'a> {
         match node {
             Node::All => Some(Box::new(AllQuery)),
             Node::Ident(id) => {
-                let term = Term::from_field_text(self.fields.ids, &format!("{}:{}", id.kind(), id.value().to_lowercase()));
+                let term = Term::from_field_text(
+                    self.fields.ids,
+                    &format!("{}:{}", id.kind(), id.value().to_lowercase()),
+                );
                 let ident: Box<dyn Query> = Box::new(BoostQuery::new(
                     Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
                     self.params.identifier_boost,
@@ -666,13 +725,27 @@ impl<'a> QueryBuilder<'a> {
                 // still found, below the record the identifier names.
                 let text = self.build_text(&[], id.value(), false);
                 Some(match text {
-                    Some(t) => Box::new(BooleanQuery::new(vec![(Occur::Should, ident), (Occur::Should, t)])),
+                    Some(t) => Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, ident),
+                        (Occur::Should, t),
+                    ])),
                     None => ident,
                 })
             }
-            Node::Term { fields, text, prefix } => {
+            Node::Term {
+                fields,
+                text,
+                prefix,
+            } => {
                 self.note_spelling(text);
-                self.build_text(fields, text, *prefix)
+                let q = self.build_text(fields, text, *prefix)?;
+                match self.synonyms(std::slice::from_ref(node)) {
+                    Some(syn) => Some(Box::new(BooleanQuery::new(vec![
+                        (Occur::Should, q),
+                        (Occur::Should, syn),
+                    ]))),
+                    None => Some(q),
+                }
             }
             Node::Phrase { fields, text } => {
                 self.note_spelling(text);
@@ -685,21 +758,31 @@ impl<'a> QueryBuilder<'a> {
                     (Occur::MustNot, inner),
                 ])))
             }
-            Node::And(items) => self.build_bool(items, Occur::Must, 0),
-            Node::Or(items) => self.build_bool(items, Occur::Should, 0),
+            Node::And(items) => self.build_bool(items, Occur::Must, 0, Vec::new()),
+            Node::Or(items) => self.build_bool(items, Occur::Should, 0, Vec::new()),
             Node::Implicit(items) => {
                 let positives = items.iter().filter(|n| !matches!(n, Node::Not(_))).count();
                 let msm = self.params.min_should_match(positives);
-                let mut q = self.build_bool(items, Occur::Should, msm)?;
+                let extra: Vec<Box<dyn Query>> = self.synonyms(items).into_iter().collect();
+                let mut q = self.build_bool(items, Occur::Should, msm, extra)?;
                 if let Some(bonus) = self.proximity(items) {
-                    q = Box::new(BooleanQuery::new(vec![(Occur::Must, q), (Occur::Should, bonus)]));
+                    q = Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, q),
+                        (Occur::Should, bonus),
+                    ]));
                 }
                 Some(q)
             }
         }
     }
 
-    fn build_bool(&mut self, items: &[Node], occur: Occur, min_should: usize) -> Option<Box<dyn Query>> {
+    fn build_bool(
+        &mut self,
+        items: &[Node],
+        occur: Occur,
+        min_should: usize,
+        extra_should: Vec<Box<dyn Query>>,
+    ) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for item in items {
             match item {
@@ -716,6 +799,13 @@ impl<'a> QueryBuilder<'a> {
             }
         }
         let positives = clauses.iter().filter(|(o, _)| *o != Occur::MustNot).count();
+        if positives > 0 {
+            // Synonyms are alternatives to the typed terms: they never count towards the
+            // minimum to match.
+            for q in extra_should {
+                clauses.push((Occur::Should, q));
+            }
+        }
         if positives == 0 {
             if clauses.is_empty() {
                 return None;
@@ -733,6 +823,50 @@ impl<'a> QueryBuilder<'a> {
         Some(Box::new(q))
     }
 
+    /// The synonyms of the plain free-text words among `items` (thesaurus terms matched on their
+    /// analysed form, longest first): each match becomes its alternatives as phrases over the
+    /// default fields, all weighted by [`RankingParams::synonym_weight`].
+    fn synonyms(&mut self, items: &[Node]) -> Option<Box<dyn Query>> {
+        let thesaurus = self.thesaurus?;
+        if self.params.synonym_weight <= 0.0 {
+            return None;
+        }
+        let words: Vec<&str> = items
+            .iter()
+            .filter_map(|n| match n {
+                Node::Term {
+                    fields,
+                    text,
+                    prefix: false,
+                } if fields.is_empty() => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        let toks = single_tokens(&mut self.bio, &words.join(" "));
+        let matches = thesaurus.matches(&toks);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for m in matches {
+            let mut shown = Vec::new();
+            for (name, _) in m.alternatives.iter().take(MAX_SYNONYMS) {
+                if let Some(q) = self.build_phrase(&[], name) {
+                    clauses.push((Occur::Should, q));
+                    shown.push(name.clone());
+                }
+            }
+            if !shown.is_empty() {
+                self.expansions.insert(Expansion {
+                    term: m.term.clone(),
+                    variants: shown,
+                    reason: "synonym",
+                });
+            }
+        }
+        combine(clauses).map(|q| weight_query(q, self.params.synonym_weight))
+    }
+
     /// A bonus for records where the juxtaposed plain terms stand close together (sloppy phrase
     /// in title and abstract).
     fn proximity(&mut self, items: &[Node]) -> Option<Box<dyn Query>> {
@@ -742,7 +876,11 @@ impl<'a> QueryBuilder<'a> {
         let words: Vec<&str> = items
             .iter()
             .filter_map(|n| match n {
-                Node::Term { fields, text, prefix: false } if fields.is_empty() => Some(text.as_str()),
+                Node::Term {
+                    fields,
+                    text,
+                    prefix: false,
+                } if fields.is_empty() => Some(text.as_str()),
                 _ => None,
             })
             .collect();
@@ -759,13 +897,21 @@ impl<'a> QueryBuilder<'a> {
         for f in [self.fields.title, self.fields.abstract_text] {
             let terms: Vec<(usize, Term)> = single
                 .iter()
-                .map(|t| (t.position - single[0].position, Term::from_field_text(f, &t.text)))
+                .map(|t| {
+                    (
+                        t.position - single[0].position,
+                        Term::from_field_text(f, &t.text),
+                    )
+                })
                 .collect();
             let mut pq = PhraseQuery::new_with_offset(terms);
             pq.set_slop(self.params.proximity_slop);
             clauses.push((Occur::Should, Box::new(pq)));
         }
-        Some(Box::new(BoostQuery::new(Box::new(BooleanQuery::new(clauses)), self.params.proximity_weight)))
+        Some(Box::new(BoostQuery::new(
+            Box::new(BooleanQuery::new(clauses)),
+            self.params.proximity_weight,
+        )))
     }
 
     fn analyzer_for(&mut self, f: FieldName) -> &mut TextAnalyzer {
@@ -775,7 +921,12 @@ impl<'a> QueryBuilder<'a> {
         }
     }
 
-    fn build_text(&mut self, fields: &[FieldName], text: &str, prefix: bool) -> Option<Box<dyn Query>> {
+    fn build_text(
+        &mut self,
+        fields: &[FieldName],
+        text: &str,
+        prefix: bool,
+    ) -> Option<Box<dyn Query>> {
         let mut per_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (f, weight) in self.weighted(fields) {
             let field = self.field(f);
@@ -786,7 +937,9 @@ impl<'a> QueryBuilder<'a> {
                 };
                 toks.iter().rfind(|t| t.len == 1).and_then(|t| {
                     let pattern = format!("{}.*", regex_escape(&t.text));
-                    RegexQuery::from_pattern(&pattern, field).ok().map(|q| Box::new(q) as Box<dyn Query>)
+                    RegexQuery::from_pattern(&pattern, field)
+                        .ok()
+                        .map(|q| Box::new(q) as Box<dyn Query>)
                 })
             } else {
                 let toks = tokens(self.analyzer_for(f), text);
@@ -845,11 +998,15 @@ fn combine(mut clauses: Vec<(Occur, Box<dyn Query>)>) -> Option<Box<dyn Query>> 
 /// parts when the word splits ("IL-6" → "il 6"), or'ed with the joined form ("il6").
 fn terms_query(field: Field, toks: &[Tok2]) -> Option<Box<dyn Query>> {
     let term = |t: &Tok2| -> Box<dyn Query> {
-        Box::new(TermQuery::new(Term::from_field_text(field, &t.text), IndexRecordOption::WithFreqs))
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, &t.text),
+            IndexRecordOption::WithFreqs,
+        ))
     };
     let single: Vec<&Tok2> = toks.iter().filter(|t| t.len == 1).collect();
     let joined: Vec<&Tok2> = toks.iter().filter(|t| t.len > 1).collect();
-    let mut alts: Vec<(Occur, Box<dyn Query>)> = joined.iter().map(|t| (Occur::Should, term(t))).collect();
+    let mut alts: Vec<(Occur, Box<dyn Query>)> =
+        joined.iter().map(|t| (Occur::Should, term(t))).collect();
     match single.len() {
         0 => {}
         1 => alts.push((Occur::Should, term(single[0]))),
@@ -883,13 +1040,24 @@ pub fn render(node: &Node) -> String {
         if fields.is_empty() {
             String::new()
         } else {
-            format!("[{}]", fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                fields
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         }
     }
     fn variants(text: &str) -> String {
         let lower = text.to_lowercase();
         let us = us_spelling(&lower).into_owned();
-        let v = if us != lower { Some(us) } else { uk_variant(&lower) };
+        let v = if us != lower {
+            Some(us)
+        } else {
+            uk_variant(&lower)
+        };
         match v {
             Some(v) if !text.contains(' ') => format!("({text} OR {v})"),
             _ => text.to_string(),
@@ -908,8 +1076,16 @@ pub fn render(node: &Node) -> String {
     match node {
         Node::All => "*".into(),
         Node::Ident(id) => format!("{}:{}", id.kind(), id.value()),
-        Node::Term { fields, text, prefix } => {
-            let t = if *prefix { format!("{text}*") } else { variants(text) };
+        Node::Term {
+            fields,
+            text,
+            prefix,
+        } => {
+            let t = if *prefix {
+                format!("{text}*")
+            } else {
+                variants(text)
+            };
             format!("{t}{}", fields_suffix(fields))
         }
         Node::Phrase { fields, text } => format!("\"{text}\"{}", fields_suffix(fields)),
@@ -920,11 +1096,62 @@ pub fn render(node: &Node) -> String {
     }
 }
 
+/// Rewrites any text so that the query language reads it as plain free text: quotes, brackets,
+/// parentheses, `:` (field tags) and `*` become spaces, a leading `-` is dropped, and upper-case
+/// `AND`, `OR`, `NOT` become lower case. For text that is not typed by a searcher (evaluation
+/// queries, a record's title for "similar records").
+pub fn free_text(q: &str) -> String {
+    let cleaned: String = q
+        .chars()
+        .map(|c| match c {
+            '"' | '\u{201c}' | '\u{201d}' | '(' | ')' | '[' | ']' | ':' | '*' => ' ',
+            c => c,
+        })
+        .collect();
+    cleaned
+        .split_whitespace()
+        .map(|w| w.trim_start_matches('-'))
+        .filter(|w| !w.is_empty() && !matches!(*w, "&&" | "||"))
+        .map(|w| match w {
+            "AND" | "OR" | "NOT" => w.to_lowercase(),
+            _ => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses and builds in one go: the tantivy query (or `None` when nothing searchable is left) and
 /// how the query was understood.
-pub fn compile(q: &str, fields: &Fields, params: &RankingParams) -> (Option<Box<dyn Query>>, Interpreted) {
+pub fn compile(
+    q: &str,
+    fields: &Fields,
+    params: &RankingParams,
+) -> (Option<Box<dyn Query>>, Interpreted) {
+    let c = compile_with(q, fields, params, None);
+    (c.query, c.interpreted)
+}
+
+/// A compiled query with what the search path needs to know about it.
+pub struct Compiled {
+    /// The tantivy query, `None` when the query matches everything.
+    pub query: Option<Box<dyn Query>>,
+    /// How the query was understood.
+    pub interpreted: Interpreted,
+    /// The analysed words of a plain free-text query (juxtaposed words with no operator, tag,
+    /// phrase or prefix), in order; empty for any other query. Pseudo-relevance feedback only
+    /// expands plain queries, so that it never bends a boolean or fielded search.
+    pub plain_terms: Vec<String>,
+}
+
+/// Like [`compile`], with synonym expansion from `thesaurus` when given.
+pub fn compile_with(
+    q: &str,
+    fields: &Fields,
+    params: &RankingParams,
+    thesaurus: Option<&Thesaurus>,
+) -> Compiled {
     let (node, warnings) = parse(q);
-    let mut builder = QueryBuilder::new(fields, params);
+    let mut builder = QueryBuilder::new(fields, params).with_thesaurus(thesaurus);
     let query = builder.build(&node);
     let query = match query {
         Some(q) => Some(q),
@@ -938,6 +1165,9 @@ pub fn compile(q: &str, fields: &Fields, params: &RankingParams) -> (Option<Box<
         }),
         _ => None,
     };
+    let plain_terms = plain_words(&node)
+        .map(|words| single_tokens(&mut builder.bio, &words.join(" ")))
+        .unwrap_or_default();
     let interpreted = Interpreted {
         original: q.to_string(),
         interpreted: render(&node),
@@ -950,7 +1180,29 @@ pub fn compile(q: &str, fields: &Fields, params: &RankingParams) -> (Option<Box<
         identifier,
         warnings,
     };
-    (query, interpreted)
+    Compiled {
+        query,
+        interpreted,
+        plain_terms,
+    }
+}
+
+/// The words of a plain free-text query: one default-field word, or juxtaposed ones.
+fn plain_words(node: &Node) -> Option<Vec<&str>> {
+    fn word(n: &Node) -> Option<&str> {
+        match n {
+        Node::Term {
+            fields,
+            text,
+            prefix: false,
+            } if fields.is_empty() => Some(text.as_str()),
+            _ => None,
+        }
+    }
+    match node {
+        Node::Implicit(items) => items.iter().map(word).collect(),
+        n => word(n).map(|w| vec![w]),
+    }
 }
 
 #[cfg(test)]
@@ -972,7 +1224,10 @@ mod tests {
         check("\"heart failure\" diuretics", "\"heart failure\" diuretics");
         check("title:asthma", "asthma[title]");
         check("asthma[ti]", "asthma[title]");
-        check("\"heart failure\"[tiab]", "\"heart failure\"[title,abstract]");
+        check(
+            "\"heart failure\"[tiab]",
+            "\"heart failure\"[title,abstract]",
+        );
         check("smith j[au]", "smith j[author]");
         check("mesh:(asthma OR copd)", "asthma[mesh] OR copd[mesh]");
         check("diabet*", "diabet*");
@@ -984,7 +1239,10 @@ mod tests {
         check("10.5555/sample.0001", "doi:10.5555/sample.0001");
         check("nct:NCT90000001", "nct:NCT90000001");
         check("COVID-19 vaccines", "COVID-19 vaccines");
-        check("(asthma OR copd) AND (steroid OR inhaler)", "(asthma OR copd) AND (steroid OR inhaler)");
+        check(
+            "(asthma OR copd) AND (steroid OR inhaler)",
+            "(asthma OR copd) AND (steroid OR inhaler)",
+        );
     }
 
     #[test]

@@ -117,6 +117,17 @@ pub struct RankingParams {
     pub retracted_factor: f32,
     /// Multiplier for superseded guidance.
     pub superseded_factor: f32,
+    /// Weight of thesaurus synonyms (MeSH entry terms) relative to the typed words; used only
+    /// when a thesaurus is configured (0 = off).
+    pub synonym_weight: f32,
+    /// Pseudo-relevance feedback: how many top records of a first pass supply expansion terms
+    /// (0 = off). Only plain free-text queries are expanded.
+    pub prf_docs: usize,
+    /// Pseudo-relevance feedback: how many expansion terms are added.
+    pub prf_terms: usize,
+    /// Pseudo-relevance feedback: the weight λ of the original query; expansion terms share
+    /// 1 − λ (RM3 interpolation).
+    pub prf_weight: f32,
 }
 
 impl Default for RankingParams {
@@ -135,12 +146,17 @@ impl Default for RankingParams {
             recency_half_life_years: 8.0,
             retracted_factor: 0.2,
             superseded_factor: 0.6,
+            synonym_weight: 0.5,
+            prf_docs: 10,
+            prf_terms: 20,
+            prf_weight: 0.5,
         }
     }
 }
 
 impl RankingParams {
-    /// Plain BM25 over the same fields: no priors, no proximity. The baseline of `indexer eval`.
+    /// Plain BM25 over the same fields: no priors, no proximity, no synonyms, no feedback. The
+    /// baseline of `indexer eval`.
     pub fn plain_bm25() -> Self {
         RankingParams {
             evidence: EvidencePriors::neutral(),
@@ -148,6 +164,8 @@ impl RankingParams {
             retracted_factor: 1.0,
             superseded_factor: 1.0,
             proximity_weight: 0.0,
+            synonym_weight: 0.0,
+            prf_docs: 0,
             ..Default::default()
         }
     }
@@ -199,7 +217,10 @@ mod tests {
         assert_eq!(p.recency(None), 1.0);
         assert!(p.trust(crate::schema::FLAG_RETRACTED) < p.trust(crate::schema::FLAG_SUPERSEDED));
         assert_eq!(p.min_should_match(3), 0);
-        let strict = RankingParams { min_should_match: 0.5, ..Default::default() };
+        let strict = RankingParams {
+            min_should_match: 0.5,
+            ..Default::default()
+        };
         assert_eq!(strict.min_should_match(3), 2);
         let toml_like: RankingParams = serde_json::from_str(r#"{"title_weight": 4.0}"#).unwrap();
         assert_eq!(toml_like.title_weight, 4.0);

@@ -45,6 +45,11 @@ pub struct Fields {
     pub flags: Field,
     /// Flesch-Kincaid grade of title and abstract, times ten (0 when not computable).
     pub reading_grade: Field,
+    /// Dedup keys (`doi:..`, `pmid:..`, `fp:..`) of every record merged into this document, raw;
+    /// lets an incremental update find the group a changed record belongs to.
+    pub keys: Field,
+    /// Ids of every record this document stands for (its own and `merged_from`), raw.
+    pub members: Field,
     /// The whole record as JSON, stored only.
     pub record: Field,
 }
@@ -84,6 +89,8 @@ pub fn build_schema() -> (Schema, Fields) {
         open_access: b.add_u64_field("open_access", INDEXED | FAST),
         flags: b.add_u64_field("flags", FAST),
         reading_grade: b.add_u64_field("reading_grade", INDEXED | FAST),
+        keys: b.add_text_field("keys", STRING),
+        members: b.add_text_field("members", STRING),
         record: b.add_text_field("record", STORED),
     };
     (b.build(), fields)
@@ -91,12 +98,18 @@ pub fn build_schema() -> (Schema, Fields) {
 
 /// The ordinal of an evidence level in the index.
 pub fn evidence_ord(level: EvidenceLevel) -> u64 {
-    EvidenceLevel::ALL.iter().position(|l| *l == level).unwrap_or(EvidenceLevel::ALL.len() - 1) as u64
+    EvidenceLevel::ALL
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(EvidenceLevel::ALL.len() - 1) as u64
 }
 
 /// The evidence level of an ordinal read back from the index.
 pub fn evidence_from_ord(ord: u64) -> EvidenceLevel {
-    EvidenceLevel::ALL.get(ord as usize).copied().unwrap_or(EvidenceLevel::Other)
+    EvidenceLevel::ALL
+        .get(ord as usize)
+        .copied()
+        .unwrap_or(EvidenceLevel::Other)
 }
 
 /// The ordinal of an audience in the index.
@@ -140,8 +153,16 @@ pub fn to_document(f: &Fields, r: &Record) -> TantivyDocument {
         doc.add_text(f.ids, format!("{}:{}", i.kind(), i.value().to_lowercase()));
     }
     doc.add_u64(f.evidence, evidence_ord(r.level()));
-    doc.add_u64(f.year, r.published.map(|d| d.year.max(0) as u64).unwrap_or(0));
-    doc.add_i64(f.date, r.published.map(|d| d.days_since_epoch()).unwrap_or(i64::MIN));
+    doc.add_u64(
+        f.year,
+        r.published.map(|d| d.year.max(0) as u64).unwrap_or(0),
+    );
+    doc.add_i64(
+        f.date,
+        r.published
+            .map(|d| d.days_since_epoch())
+            .unwrap_or(i64::MIN),
+    );
     doc.add_u64(f.audience, audience_ord(r.audience));
     doc.add_u64(
         f.open_access,
@@ -162,10 +183,28 @@ pub fn to_document(f: &Fields, r: &Record) -> TantivyDocument {
         flags |= FLAG_SAMPLE;
     }
     doc.add_u64(f.flags, flags);
-    let grade = crate::readability::flesch_kincaid_grade(&r.title, r.abstract_text.as_deref().unwrap_or(""));
-    doc.add_u64(f.reading_grade, grade.map(|g| (g.clamp(0.0, 30.0) * 10.0).round() as u64).unwrap_or(0));
+    let grade = crate::readability::flesch_kincaid_grade(
+        &r.title,
+        r.abstract_text.as_deref().unwrap_or(""),
+    );
+    doc.add_u64(
+        f.reading_grade,
+        grade
+            .map(|g| (g.clamp(0.0, 30.0) * 10.0).round() as u64)
+            .unwrap_or(0),
+    );
+    for k in model::dedup::keys(r) {
+        doc.add_text(f.keys, k);
+    }
+    doc.add_text(f.members, &r.id);
+    for m in &r.merged_from {
+        doc.add_text(f.members, m);
+    }
     // Serialising a record of plain data does not fail; an empty object would surface as a
     // corrupt-record error at read time rather than a panic here.
-    doc.add_text(f.record, serde_json::to_string(r).unwrap_or_else(|_| "{}".into()));
+    doc.add_text(
+        f.record,
+        serde_json::to_string(r).unwrap_or_else(|_| "{}".into()),
+    );
     doc
 }

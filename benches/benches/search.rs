@@ -1,0 +1,77 @@
+//! Search latency per query shape at each corpus size, and what snippets and facets cost.
+//!
+//! Sizes come from `EVIDENCE_BENCH_SIZES` (`10k,100k,1m`; default `10k,100k`), so a CI-like run
+//! stays small: `EVIDENCE_BENCH_SIZES=10k cargo bench -p benches --bench search`.
+
+use std::hint::black_box;
+
+use benches::corpus::Generator;
+use benches::engines::build_evidence_index;
+use benches::queries::{query_set, BenchQuery, Shape};
+use benches::vocab::Vocab;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn bench(c: &mut Criterion) {
+    let sizes = benches::sizes_from_env(&[10_000, 100_000]);
+    let gen = Generator::new(2026, Vocab::load_default());
+    let queries = query_set(&gen, 2026, 50);
+    for n in sizes {
+        let label = benches::size_label(n);
+        let dir = match tempfile::tempdir() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("skipping {label}: no temporary directory: {e}");
+                continue;
+            }
+        };
+        eprintln!("building a {label} document index for the search benches...");
+        let (index, secs) = match build_evidence_index(Some(dir.path()), gen.records(0..n as u64), 256 << 20) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("skipping {label}: build failed: {e:#}");
+                continue;
+            }
+        };
+        eprintln!("built in {secs:.1}s ({:.0} records/s)", n as f64 / secs);
+
+        // The comparison task: top 10, facets only for the faceted shape, no snippets.
+        let mut g = c.benchmark_group(format!("search/{label}"));
+        for shape in Shape::ALL {
+            let qs: Vec<&BenchQuery> = queries.iter().filter(|q| q.shape == shape).collect();
+            let reqs: Vec<search::SearchRequest> = qs.iter().map(|q| q.request(false, None)).collect();
+            let mut i = 0usize;
+            g.bench_function(shape.as_str(), |b| {
+                b.iter(|| {
+                    let r = &reqs[i % reqs.len()];
+                    i += 1;
+                    black_box(index.search(r).map(|r| r.hits.len()).unwrap_or(0))
+                })
+            });
+        }
+        g.finish();
+
+        // Cost of snippets and facets on 2-4 term queries.
+        let few: Vec<&BenchQuery> = queries.iter().filter(|q| q.shape == Shape::FewTerms).collect();
+        let mut g = c.benchmark_group(format!("search_cost/{label}"));
+        for (name, highlight, facets) in [
+            ("bare", false, false),
+            ("facets", false, true),
+            ("snippets", true, false),
+            ("facets+snippets", true, true),
+        ] {
+            let reqs: Vec<search::SearchRequest> = few.iter().map(|q| q.request(highlight, Some(facets))).collect();
+            let mut i = 0usize;
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    let r = &reqs[i % reqs.len()];
+                    i += 1;
+                    black_box(index.search(r).map(|r| r.hits.len()).unwrap_or(0))
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

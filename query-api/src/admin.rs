@@ -1,0 +1,213 @@
+//! The admin API under `/api/v1/admin`: jobs, sources, stats. Every request needs
+//! `Authorization: Bearer <token>` matching `EVIDENCE_ADMIN_TOKEN`, compared in constant time.
+//! Without a configured token the admin API answers 403 and says how to enable it.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiCode, ApiError};
+use crate::jobs::{JobKind, JobSpec, SubmitError};
+use crate::AppState;
+
+/// The admin routes, behind the bearer-token check.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/jobs", get(list_jobs).post(create_job))
+        .route("/api/v1/admin/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/api/v1/admin/sources", get(sources))
+        .route("/api/v1/admin/stats", get(stats))
+        .route_layer(middleware::from_fn_with_state(state, auth))
+}
+
+async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(expected) = state.admin_token() else {
+        return ApiError::new(
+            ApiCode::AdminDisabled,
+            "the admin API is disabled: set the EVIDENCE_ADMIN_TOKEN environment variable and restart the server",
+        )
+        .into_response();
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())));
+    if !ok {
+        let mut resp = ApiError::new(ApiCode::Unauthorized, "send Authorization: Bearer <admin token>").into_response();
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    next.run(req).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobBody {
+    kind: String,
+    #[serde(default)]
+    sources: Option<Vec<String>>,
+    #[serde(default)]
+    full: Option<bool>,
+}
+
+async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody>, JsonRejection>) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(ApiCode::InvalidBody, format!("invalid job body: {}", e.body_text())))?;
+    let kind = match body.kind.as_str() {
+        "harvest" => JobKind::Harvest,
+        "reindex" => JobKind::Reindex,
+        other => {
+            return Err(ApiError::new(
+                ApiCode::InvalidBody,
+                format!("field kind must be \"harvest\" or \"reindex\", not {other:?}"),
+            ))
+        }
+    };
+    let sources = body.sources.unwrap_or_default();
+    let known: Vec<&str> = state.config().sources.iter().map(|s| s.name.as_str()).collect();
+    for s in &sources {
+        if !known.contains(&s.as_str()) {
+            return Err(ApiError::new(
+                ApiCode::InvalidBody,
+                format!(
+                    "field sources: unknown source {s:?}; configured sources: [{}]",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    if kind == JobKind::Harvest && known.is_empty() {
+        return Err(ApiError::new(ApiCode::InvalidBody, "no sources are configured to harvest; add [[sources]] to the config"));
+    }
+    if kind == JobKind::Reindex && !sources.is_empty() {
+        return Err(ApiError::new(ApiCode::InvalidBody, "field sources applies to harvest jobs only"));
+    }
+    let spec = JobSpec {
+        kind,
+        sources,
+        full: body.full.unwrap_or(false),
+        trigger: "admin".into(),
+    };
+    match state.jobs().submit(spec) {
+        Ok(r) => {
+            let location = format!("/api/v1/admin/jobs/{}", r.id);
+            let mut resp = (StatusCode::ACCEPTED, Json(json!({"id": r.id, "state": r.state.as_str(), "kind": r.kind, "url": location}))).into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            Ok(resp)
+        }
+        Err(SubmitError::Duplicate(id)) => Err(ApiError::new(
+            ApiCode::Conflict,
+            format!("the same job is already queued or running as {id}"),
+        )),
+        Err(SubmitError::Store(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+async fn list_jobs(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let jobs = state.jobs().list(100).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "jobs": jobs })))
+}
+
+async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    match state.jobs().get(&id).map_err(ApiError::internal)? {
+        Some(j) => Ok(Json(j)),
+        None => Err(ApiError::new(ApiCode::NotFound, format!("no job {id:?}"))),
+    }
+}
+
+async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    match state.jobs().cancel(&id).map_err(ApiError::internal)? {
+        Some(true) => Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "state": "cancelling"}))).into_response()),
+        Some(false) => Err(ApiError::new(ApiCode::Conflict, format!("job {id:?} has already finished"))),
+        None => Err(ApiError::new(ApiCode::NotFound, format!("no job {id:?}"))),
+    }
+}
+
+async fn sources(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let st = state.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let counts = st.store().count_by_source().map_err(|e| e.to_string())?;
+        let mut list = Vec::new();
+        for s in &st.config().sources {
+            let last = st.store().last_harvest(&s.name).map_err(|e| e.to_string())?;
+            list.push(json!({
+                "name": s.name,
+                "kind": s.kind.as_str(),
+                "base_url": s.base_url,
+                "schedule": s.schedule,
+                "federated": s.federated,
+                "records": counts.get(&s.name).copied().unwrap_or(0),
+                "last_harvest": last,
+            }));
+        }
+        Ok(json!({ "sources": list }))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(Json(out))
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let live = state.live()?;
+    let st = state.clone();
+    let out = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let facets = live
+            .index
+            .search(&search::SearchRequest {
+                q: String::new(),
+                limit: 1,
+                highlight: false,
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())?
+            .facets
+            .unwrap_or_default();
+        let since = "1970-01-01";
+        let store = st.store();
+        Ok(json!({
+            "live_generation": live.generation,
+            "generations": st.generations().list().map_err(|e| e.to_string())?,
+            "documents": live.index.num_docs(),
+            "index_bytes": live.index.path().map(dir_size).unwrap_or(0),
+            "documents_by_source": facets.source,
+            "documents_by_evidence_level": facets.evidence_level,
+            "store_records": store.count_live().map_err(|e| e.to_string())?,
+            "store_records_by_source": store.count_by_source().map_err(|e| e.to_string())?,
+            "queries": {
+                "top": store.top_queries(since, 20).map_err(|e| e.to_string())?,
+                "zero_results": store.zero_result_queries(since, 20).map_err(|e| e.to_string())?,
+                "top_clicked": store.top_clicked(since, 20).map_err(|e| e.to_string())?,
+            },
+        }))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(Json(out))
+}
