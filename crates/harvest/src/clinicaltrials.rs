@@ -28,7 +28,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::warn;
 
-use crate::connector::{config_error, config_from, display_url, parse_date, parse_json, parse_off_thread, today};
+use crate::connector::{
+    config_error, config_from, display_url, parse_date, parse_json, parse_off_thread, today,
+};
 use crate::fetch::Fetcher;
 use crate::{HarvestError, Page, ParseError, Parsed, Rejected, SourceConfig};
 
@@ -62,8 +64,10 @@ fn path<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().try_fold(v, |cur, k| cur.get(k))
 }
 
-fn array<'a>(v: Option<&'a Value>) -> &'a [Value] {
-    v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+fn array(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -89,12 +93,15 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// ```
 pub fn parse_studies(bytes: &[u8], source: &str) -> Result<StudiesPage, ParseError> {
     let doc = parse_json(bytes, "a ClinicalTrials.gov studies response")?;
-    let studies = doc.get("studies").and_then(Value::as_array).ok_or_else(|| {
-        ParseError::Unexpected(match s(&doc, "message").or_else(|| s(&doc, "error")) {
-            Some(m) => format!("clinicaltrials.gov answered an error: {m}"),
-            None => "no studies array in the response".to_string(),
-        })
-    })?;
+    let studies = doc
+        .get("studies")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            ParseError::Unexpected(match s(&doc, "message").or_else(|| s(&doc, "error")) {
+                Some(m) => format!("clinicaltrials.gov answered an error: {m}"),
+                None => "no studies array in the response".to_string(),
+            })
+        })?;
     let mut page = StudiesPage {
         next_page_token: s(&doc, "nextPageToken"),
         total_count: doc.get("totalCount").and_then(Value::as_u64),
@@ -111,7 +118,9 @@ pub fn parse_studies(bytes: &[u8], source: &str) -> Result<StudiesPage, ParseErr
 pub fn parse_study(bytes: &[u8], source: &str) -> Result<Parsed, ParseError> {
     let doc = parse_json(bytes, "a ClinicalTrials.gov study")?;
     if doc.get("protocolSection").is_none() {
-        return Err(ParseError::Unexpected("no protocolSection in the study".to_string()));
+        return Err(ParseError::Unexpected(
+            "no protocolSection in the study".to_string(),
+        ));
     }
     let mut parsed = Parsed::default();
     push(&mut parsed, map_study(&doc, source));
@@ -141,7 +150,9 @@ fn map_study(study: &Value, source: &str) -> Result<Record, Rejected> {
             reason: "missing nctId".to_string(),
         });
     };
-    let title = ident.and_then(|i| s(i, "briefTitle").or_else(|| s(i, "officialTitle"))).unwrap_or_default();
+    let title = ident
+        .and_then(|i| s(i, "briefTitle").or_else(|| s(i, "officialTitle")))
+        .unwrap_or_default();
     if title.is_empty() {
         return Err(Rejected {
             source_id: Some(nct),
@@ -152,10 +163,13 @@ fn map_study(study: &Value, source: &str) -> Result<Record, Rejected> {
     r.identifiers.nct = Some(nct.clone());
     r.abstract_text = path(p, &["descriptionModule"]).and_then(|d| s(d, "briefSummary"));
     let status = p.get("statusModule");
-    r.published = date_of(status, "studyFirstPostDateStruct").or_else(|| date_of(status, "startDateStruct"));
+    r.published =
+        date_of(status, "studyFirstPostDateStruct").or_else(|| date_of(status, "startDateStruct"));
     let design = p.get("designModule");
     let study_type = design.and_then(|d| s(d, "studyType"));
-    let allocation = design.and_then(|d| d.get("designInfo")).and_then(|d| s(d, "allocation"));
+    let allocation = design
+        .and_then(|d| d.get("designInfo"))
+        .and_then(|d| s(d, "allocation"));
     let phases: Vec<String> = strings(design.and_then(|d| d.get("phases")))
         .into_iter()
         .filter(|ph| ph != "NA")
@@ -176,7 +190,8 @@ fn map_study(study: &Value, source: &str) -> Result<Record, Rejected> {
             }
         }
     }
-    r.publisher = path(p, &["sponsorCollaboratorsModule", "leadSponsor"]).and_then(|l| s(l, "name"));
+    r.publisher =
+        path(p, &["sponsorCollaboratorsModule", "leadSponsor"]).and_then(|l| s(l, "name"));
     let countries: Vec<String> = array(path(p, &["contactsLocationsModule", "locations"]))
         .iter()
         .filter_map(|l| s(l, "country"))
@@ -191,7 +206,9 @@ fn map_study(study: &Value, source: &str) -> Result<Record, Rejected> {
     r.open_access = Some(true);
     r.evidence_level = match (study_type.as_deref(), allocation.as_deref()) {
         (_, Some("RANDOMIZED")) => Some(EvidenceLevel::Rct),
-        (_, Some("NON_RANDOMIZED" | "NA")) | (Some("OBSERVATIONAL"), _) => Some(EvidenceLevel::Observational),
+        (_, Some("NON_RANDOMIZED" | "NA")) | (Some("OBSERVATIONAL"), _) => {
+            Some(EvidenceLevel::Observational)
+        }
         (Some("EXPANDED_ACCESS"), _) => Some(EvidenceLevel::Other),
         _ => None,
     };
@@ -264,19 +281,35 @@ pub struct ClinicalTrialsHarvester {
 
 impl ClinicalTrialsHarvester {
     /// Prepares a harvest of `cfg.query`, resuming from `checkpoint` unless `full` is set.
-    pub fn new(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Result<Self, HarvestError> {
-        let query = cfg.query.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
+    pub fn new(
+        cfg: &SourceConfig,
+        checkpoint: Option<&serde_json::Value>,
+        full: bool,
+    ) -> Result<Self, HarvestError> {
+        let query = cfg
+            .query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string);
         let mut h = ClinicalTrialsHarvester {
             cfg: cfg.clone(),
             url: cfg.endpoint("studies"),
             query,
-            page_size: cfg.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+            page_size: cfg
+                .page_size
+                .unwrap_or(DEFAULT_PAGE_SIZE)
+                .clamp(1, MAX_PAGE_SIZE),
             from: config_from(cfg)?,
             next: Next::First,
             started: today(),
             total: None,
         };
-        let checkpoint = if full { None } else { checkpoint.filter(|c| !c.is_null()) };
+        let checkpoint = if full {
+            None
+        } else {
+            checkpoint.filter(|c| !c.is_null())
+        };
         let Some(c) = checkpoint else { return Ok(h) };
         let cp: Checkpoint = serde_json::from_value(c.clone())
             .map_err(|e| config_error(cfg, format!("unrecognised checkpoint {c}: {e}")))?;
@@ -285,7 +318,9 @@ impl ClinicalTrialsHarvester {
             return Ok(h);
         }
         let valid = |d: Option<String>| match d {
-            Some(d) if parse_date(&d).is_none() => Err(config_error(cfg, format!("invalid checkpoint date {d:?}"))),
+            Some(d) if parse_date(&d).is_none() => {
+                Err(config_error(cfg, format!("invalid checkpoint date {d:?}")))
+            }
             other => Ok(other),
         };
         if cp.completed {
@@ -332,12 +367,18 @@ impl ClinicalTrialsHarvester {
 
     /// Fetches the next page, or `None` when the harvest is complete.
     pub async fn next_page(&mut self, fetcher: &Fetcher) -> Result<Option<Page>, HarvestError> {
-        let mut params = vec![("format", "json".to_string()), ("pageSize", self.page_size.to_string())];
+        let mut params = vec![
+            ("format", "json".to_string()),
+            ("pageSize", self.page_size.to_string()),
+        ];
         if let Some(q) = &self.query {
             params.push(("query.term", q.clone()));
         }
         if let Some(f) = &self.from {
-            params.push(("filter.advanced", format!("AREA[LastUpdatePostDate]RANGE[{f},MAX]")));
+            params.push((
+                "filter.advanced",
+                format!("AREA[LastUpdatePostDate]RANGE[{f},MAX]"),
+            ));
         }
         let token = match &self.next {
             Next::Done => return Ok(None),
@@ -353,7 +394,10 @@ impl ClinicalTrialsHarvester {
         let url = display_url(&self.url, &params);
         let body = fetcher.get(&self.url, &params).await?;
         let source = self.cfg.name.clone();
-        let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| parse_studies(b, &source)).await?;
+        let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| {
+            parse_studies(b, &source)
+        })
+        .await?;
         if token.is_none() {
             self.total = page.total_count;
         }
@@ -387,9 +431,18 @@ mod tests {
     #[test]
     fn evidence_levels_from_design() {
         use EvidenceLevel::*;
-        assert_eq!(level(r#"{"studyType":"INTERVENTIONAL","designInfo":{"allocation":"RANDOMIZED"}}"#), Some(Rct));
-        assert_eq!(level(r#"{"studyType":"INTERVENTIONAL","designInfo":{"allocation":"NA"}}"#), Some(Observational));
-        assert_eq!(level(r#"{"studyType":"OBSERVATIONAL"}"#), Some(Observational));
+        assert_eq!(
+            level(r#"{"studyType":"INTERVENTIONAL","designInfo":{"allocation":"RANDOMIZED"}}"#),
+            Some(Rct)
+        );
+        assert_eq!(
+            level(r#"{"studyType":"INTERVENTIONAL","designInfo":{"allocation":"NA"}}"#),
+            Some(Observational)
+        );
+        assert_eq!(
+            level(r#"{"studyType":"OBSERVATIONAL"}"#),
+            Some(Observational)
+        );
         assert_eq!(level(r#"{"studyType":"EXPANDED_ACCESS"}"#), Some(Other));
         assert_eq!(level(r#"{"studyType":"INTERVENTIONAL"}"#), Some(Rct));
         assert_eq!(level(r#"{}"#), None);
@@ -399,8 +452,17 @@ mod tests {
     fn rejects_and_errors() {
         let p = parse_studies(br#"{"studies":[{"protocolSection":{}},{"protocolSection":{"identificationModule":{"nctId":"NCT00000002"}}}]}"#, "c").unwrap();
         assert_eq!(p.parsed.rejected.len(), 2);
-        assert_eq!(p.parsed.rejected[1].source_id.as_deref(), Some("NCT00000002"));
-        assert!(matches!(parse_studies(b"{}", "c"), Err(ParseError::Unexpected(_))));
-        assert!(matches!(parse_study(b"{}", "c"), Err(ParseError::Unexpected(_))));
+        assert_eq!(
+            p.parsed.rejected[1].source_id.as_deref(),
+            Some("NCT00000002")
+        );
+        assert!(matches!(
+            parse_studies(b"{}", "c"),
+            Err(ParseError::Unexpected(_))
+        ));
+        assert!(matches!(
+            parse_study(b"{}", "c"),
+            Err(ParseError::Unexpected(_))
+        ));
     }
 }

@@ -111,7 +111,11 @@ impl SourceConfig {
         if path.is_empty() {
             return self.base_url.clone();
         }
-        format!("{}/{}", self.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 
     /// Applies the source's defaults (evidence level, audience) to a parsed record.

@@ -48,10 +48,16 @@ pub enum Connector {
 
 impl Connector {
     /// The harvester for `cfg.kind`, resuming from `checkpoint` unless `full` is set.
-    pub fn new(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Result<Self, HarvestError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        checkpoint: Option<&serde_json::Value>,
+        full: bool,
+    ) -> Result<Self, HarvestError> {
         Ok(match cfg.kind {
             SourceKind::OaiPmh => Connector::OaiPmh(OaiPmhHarvester::new(cfg, checkpoint, full)?),
-            SourceKind::Europepmc => Connector::Europepmc(EuropePmcHarvester::new(cfg, checkpoint, full)?),
+            SourceKind::Europepmc => {
+                Connector::Europepmc(EuropePmcHarvester::new(cfg, checkpoint, full)?)
+            }
             SourceKind::Clinicaltrials => {
                 Connector::Clinicaltrials(ClinicalTrialsHarvester::new(cfg, checkpoint, full)?)
             }
@@ -134,7 +140,12 @@ pub(crate) fn display_url(url: &str, params: &[(&str, String)]) -> String {
 
 /// Runs a parser on the blocking pool (parsing is CPU work, kept off the async workers) and names
 /// the source and URL in its error.
-pub(crate) async fn parse_off_thread<T, F>(source: &str, url: &str, body: Vec<u8>, parse: F) -> Result<T, HarvestError>
+pub(crate) async fn parse_off_thread<T, F>(
+    source: &str,
+    url: &str,
+    body: Vec<u8>,
+    parse: F,
+) -> Result<T, HarvestError>
 where
     T: Send + 'static,
     F: FnOnce(&[u8]) -> Result<T, ParseError> + Send + 'static,
@@ -162,7 +173,11 @@ pub(crate) fn format_date(d: time::Date) -> String {
 /// Reads a `YYYY-MM-DD` date (a longer datestamp is cut to its day).
 pub(crate) fn parse_date(s: &str) -> Option<time::Date> {
     let day = s.trim().get(..10)?;
-    time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    time::Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
 }
 
 /// The `from` date of a source's config, checked.
@@ -178,11 +193,18 @@ pub(crate) fn config_from(cfg: &SourceConfig) -> Result<Option<String>, HarvestE
 /// Unwraps the JSON a parser needs, refusing an HTML page or another markup document first.
 pub(crate) fn parse_json(bytes: &[u8], expected: &str) -> Result<serde_json::Value, ParseError> {
     if crate::oai_pmh::xml::looks_like_html(bytes) {
-        return Err(ParseError::Unexpected(format!("an html page instead of {expected}")));
+        return Err(ParseError::Unexpected(format!(
+            "an html page instead of {expected}"
+        )));
     }
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| bytes[i]);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| bytes[i]);
     if start == Some(b'<') {
-        return Err(ParseError::Unexpected(format!("an xml document instead of {expected}")));
+        return Err(ParseError::Unexpected(format!(
+            "an xml document instead of {expected}"
+        )));
     }
     Ok(serde_json::from_slice(bytes)?)
 }
@@ -209,21 +231,43 @@ mod tests {
 
     #[test]
     fn dates_and_urls() {
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            parse_date("2024-02-29").map(format_date).as_deref(),
+            Some("2024-02-29")
+        );
         assert_eq!(parse_date("2023-02-29"), None);
-        assert_eq!(parse_date("2024-01-05T10:00:00Z").map(format_date).as_deref(), Some("2024-01-05"));
+        assert_eq!(
+            parse_date("2024-01-05T10:00:00Z")
+                .map(format_date)
+                .as_deref(),
+            Some("2024-01-05")
+        );
         assert_eq!(today().len(), 10);
         assert_eq!(
-            display_url("http://h/oai", &[("verb", "ListRecords".into()), ("from", "2024-01-01".into())]),
+            display_url(
+                "http://h/oai",
+                &[
+                    ("verb", "ListRecords".into()),
+                    ("from", "2024-01-01".into())
+                ]
+            ),
             "http://h/oai?verb=ListRecords&from=2024-01-01"
         );
     }
 
     #[test]
     fn json_sniffing() {
-        assert!(matches!(parse_json(b"<!DOCTYPE html><html>", "x"), Err(ParseError::Unexpected(m)) if m.contains("html")));
-        assert!(matches!(parse_json(b" <?xml version='1.0'?><a/>", "x"), Err(ParseError::Unexpected(_))));
-        assert!(matches!(parse_json(b"{\"a\":", "x"), Err(ParseError::Json { line: 1, .. })));
+        assert!(
+            matches!(parse_json(b"<!DOCTYPE html><html>", "x"), Err(ParseError::Unexpected(m)) if m.contains("html"))
+        );
+        assert!(matches!(
+            parse_json(b" <?xml version='1.0'?><a/>", "x"),
+            Err(ParseError::Unexpected(_))
+        ));
+        assert!(matches!(
+            parse_json(b"{\"a\":", "x"),
+            Err(ParseError::Json { line: 1, .. })
+        ));
         assert!(parse_json(b"{}", "x").is_ok());
     }
 }

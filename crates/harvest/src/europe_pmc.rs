@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::warn;
 
-use crate::connector::{config_error, config_from, display_url, parse_date, parse_json, parse_off_thread, today};
+use crate::connector::{
+    config_error, config_from, display_url, parse_date, parse_json, parse_off_thread, today,
+};
 use crate::feed::html_to_text;
 use crate::fetch::Fetcher;
 use crate::oai_pmh::normalise_licence;
@@ -59,7 +61,7 @@ fn s(v: &Value, key: &str) -> Option<String> {
 }
 
 /// A list that Europe PMC writes as an array, or as a single value when there is one.
-fn list<'a>(v: Option<&'a Value>) -> Vec<&'a Value> {
+fn list(v: Option<&Value>) -> Vec<&Value> {
     match v {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(Value::Null) | None => Vec::new(),
@@ -146,7 +148,9 @@ fn map_result(v: &Value, source: &str) -> Result<Record, Rejected> {
         });
     }
     let mut r = Record::new(source, &sid, &title);
-    r.abstract_text = s(v, "abstractText").map(|a| html_to_text(&a)).filter(|a| !a.is_empty());
+    r.abstract_text = s(v, "abstractText")
+        .map(|a| html_to_text(&a))
+        .filter(|a| !a.is_empty());
     let authors: Vec<String> = list(path(v, &["authorList", "author"]))
         .into_iter()
         .filter_map(|a| {
@@ -184,7 +188,9 @@ fn map_result(v: &Value, source: &str) -> Result<Record, Rejected> {
         .or_else(|| s(v, "pubYear").and_then(|y| PartialDate::parse_loose(&y).ok()));
     r.publication_types = strings(path(v, &["pubTypeList", "pubType"]));
     for m in list(path(v, &["meshHeadingList", "meshHeading"])) {
-        let Some(name) = s(m, "descriptorName") else { continue };
+        let Some(name) = s(m, "descriptorName") else {
+            continue;
+        };
         let major = s(m, "majorTopic_YN").is_some_and(|y| y == "Y")
             || list(path(m, &["meshQualifierList", "meshQualifier"]))
                 .into_iter()
@@ -258,7 +264,11 @@ pub struct EuropePmcHarvester {
 
 impl EuropePmcHarvester {
     /// Prepares a harvest of `cfg.query`, resuming from `checkpoint` unless `full` is set.
-    pub fn new(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Result<Self, HarvestError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        checkpoint: Option<&serde_json::Value>,
+        full: bool,
+    ) -> Result<Self, HarvestError> {
         let query = cfg
             .query
             .as_deref()
@@ -270,13 +280,20 @@ impl EuropePmcHarvester {
             cfg: cfg.clone(),
             url: cfg.endpoint("search"),
             query,
-            page_size: cfg.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE),
+            page_size: cfg
+                .page_size
+                .unwrap_or(DEFAULT_PAGE_SIZE)
+                .clamp(1, MAX_PAGE_SIZE),
             from: config_from(cfg)?,
             cursor: Some("*".to_string()),
             started: today(),
             total: None,
         };
-        let checkpoint = if full { None } else { checkpoint.filter(|c| !c.is_null()) };
+        let checkpoint = if full {
+            None
+        } else {
+            checkpoint.filter(|c| !c.is_null())
+        };
         let Some(c) = checkpoint else { return Ok(h) };
         let cp: Checkpoint = serde_json::from_value(c.clone())
             .map_err(|e| config_error(cfg, format!("unrecognised checkpoint {c}: {e}")))?;
@@ -285,7 +302,9 @@ impl EuropePmcHarvester {
             return Ok(h);
         }
         let valid = |d: Option<String>| match d {
-            Some(d) if parse_date(&d).is_none() => Err(config_error(cfg, format!("invalid checkpoint date {d:?}"))),
+            Some(d) if parse_date(&d).is_none() => {
+                Err(config_error(cfg, format!("invalid checkpoint date {d:?}")))
+            }
             other => Ok(other),
         };
         if cp.completed {
@@ -341,7 +360,9 @@ impl EuropePmcHarvester {
 
     /// Fetches the next page, or `None` when the harvest is complete.
     pub async fn next_page(&mut self, fetcher: &Fetcher) -> Result<Option<Page>, HarvestError> {
-        let Some(cursor) = self.cursor.clone() else { return Ok(None) };
+        let Some(cursor) = self.cursor.clone() else {
+            return Ok(None);
+        };
         let params = vec![
             ("query", self.effective_query()),
             ("resultType", "core".to_string()),
@@ -352,7 +373,10 @@ impl EuropePmcHarvester {
         let url = display_url(&self.url, &params);
         let body = fetcher.get(&self.url, &params).await?;
         let source = self.cfg.name.clone();
-        let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| parse_search(b, &source)).await?;
+        let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| {
+            parse_search(b, &source)
+        })
+        .await?;
         if self.total.is_none() || cursor == "*" {
             self.total = page.hit_count;
         }
@@ -398,10 +422,22 @@ mod tests {
         assert_eq!(r.mesh_major, ["A"]);
         assert_eq!(r.keywords, ["k"]);
         assert_eq!(r.open_access, Some(false));
-        assert_eq!(r.url.as_deref(), Some("https://europepmc.org/article/MED/123"));
-        assert_eq!(p.parsed.rejected, [Rejected { source_id: Some("MED:5".into()), reason: "missing title".into() }]);
+        assert_eq!(
+            r.url.as_deref(),
+            Some("https://europepmc.org/article/MED/123")
+        );
+        assert_eq!(
+            p.parsed.rejected,
+            [Rejected {
+                source_id: Some("MED:5".into()),
+                reason: "missing title".into()
+            }]
+        );
         assert_eq!(p.hit_count, Some(2));
         assert_eq!(p.next_cursor_mark, None);
-        assert!(matches!(parse_search(br#"{"version":"6.9"}"#, "e"), Err(ParseError::Unexpected(_))));
+        assert!(matches!(
+            parse_search(br#"{"version":"6.9"}"#, "e"),
+            Err(ParseError::Unexpected(_))
+        ));
     }
 }

@@ -29,7 +29,9 @@ use model::{PartialDate, Record};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::connector::{config_error, config_from, display_url, parse_date, parse_off_thread, today};
+use crate::connector::{
+    config_error, config_from, display_url, parse_date, parse_off_thread, today,
+};
 use crate::fetch::Fetcher;
 use crate::oai_pmh::xml::{self, Element};
 use crate::{HarvestError, Page, ParseError, Parsed, Rejected, SourceConfig};
@@ -80,7 +82,9 @@ fn entity(name: &str) -> Option<String> {
             Some(hex) => u32::from_str_radix(hex, 16).ok()?,
             None => num.parse::<u32>().ok()?,
         };
-        return char::from_u32(code).filter(|c| *c != '\0').map(String::from);
+        return char::from_u32(code)
+            .filter(|c| *c != '\0')
+            .map(String::from);
     }
     let c = match name {
         "amp" => "&",
@@ -194,24 +198,175 @@ fn entity(name: &str) -> Option<String> {
 
 /// Tags recognised as markup; anything else after `<` is text (`p <0.05`, `a<b and c>d`).
 const KNOWN_TAGS: &[&str] = &[
-    "a", "abbr", "acronym", "address", "article", "aside", "audio", "b", "bdi", "bdo", "big", "blockquote", "body",
-    "bold", "br", "button", "caption", "center", "cite", "code", "col", "colgroup", "dd", "del", "details", "dfn",
-    "disp-formula", "div", "dl", "dt", "em", "embed", "ext-link", "figcaption", "figure", "font", "footer", "form",
-    "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "i", "iframe", "img", "inline-formula",
-    "input", "ins", "italic", "kbd", "label", "li", "link", "list", "list-item", "main", "mark", "math", "meta", "mfrac",
-    "mi", "mn", "mo", "mrow", "msqrt", "msub", "msubsup", "msup", "mtext", "named-content", "nav", "noscript",
-    "object", "ol", "option", "p", "picture", "pre", "q", "s", "samp", "sc", "script", "sec", "section", "select",
-    "small", "source", "span", "strike", "strong", "style", "sub", "summary", "sup", "svg", "table", "tbody", "td",
-    "textarea", "tfoot", "th", "thead", "time", "title", "tr", "tt", "u", "ul", "underline", "var", "video", "wbr",
+    "a",
+    "abbr",
+    "acronym",
+    "address",
+    "article",
+    "aside",
+    "audio",
+    "b",
+    "bdi",
+    "bdo",
+    "big",
+    "blockquote",
+    "body",
+    "bold",
+    "br",
+    "button",
+    "caption",
+    "center",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "dfn",
+    "disp-formula",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "ext-link",
+    "figcaption",
+    "figure",
+    "font",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "i",
+    "iframe",
+    "img",
+    "inline-formula",
+    "input",
+    "ins",
+    "italic",
+    "kbd",
+    "label",
+    "li",
+    "link",
+    "list",
+    "list-item",
+    "main",
+    "mark",
+    "math",
+    "meta",
+    "mfrac",
+    "mi",
+    "mn",
+    "mo",
+    "mrow",
+    "msqrt",
+    "msub",
+    "msubsup",
+    "msup",
+    "mtext",
+    "named-content",
+    "nav",
+    "noscript",
+    "object",
+    "ol",
+    "option",
+    "p",
+    "picture",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "sc",
+    "script",
+    "sec",
+    "section",
+    "select",
+    "small",
+    "source",
+    "span",
+    "strike",
+    "strong",
+    "style",
+    "sub",
+    "summary",
+    "sup",
+    "svg",
+    "table",
+    "tbody",
+    "td",
+    "textarea",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "title",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "underline",
+    "var",
+    "video",
+    "wbr",
     "xref",
 ];
 
 /// Tags after which words must not run together.
 const BLOCK_TAGS: &[&str] = &[
-    "address", "article", "aside", "blockquote", "body", "br", "caption", "dd", "details", "div", "dl", "dt",
-    "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "li",
-    "list", "list-item", "main", "nav", "ol", "p", "pre", "sec", "section", "summary", "table", "tbody", "td",
-    "tfoot", "th", "thead", "title", "tr", "ul",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "br",
+    "caption",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "li",
+    "list",
+    "list-item",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "sec",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "ul",
 ];
 
 struct Tag {
@@ -238,7 +393,9 @@ fn read_tag(s: &str, i: usize) -> Option<Tag> {
         j += 1;
     }
     let name_start = j;
-    while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b':' || bytes[j] == b'-') {
+    while j < bytes.len()
+        && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b':' || bytes[j] == b'-')
+    {
         j += 1;
     }
     let name = rest[name_start..j].to_ascii_lowercase();
@@ -301,7 +458,9 @@ fn strip_tags(s: &str) -> String {
                 continue;
             }
         }
-        let Some(c) = s[i..].chars().next() else { break };
+        let Some(c) = s[i..].chars().next() else {
+            break;
+        };
         out.push(c);
         i += c.len_utf8();
     }
@@ -367,7 +526,11 @@ pub struct FeedPage {
 /// ```
 pub fn item_id(raw: &str) -> String {
     let t = raw.trim();
-    if !t.is_empty() && t.len() <= 64 && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+    if !t.is_empty()
+        && t.len() <= 64
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
         return t.to_string();
     }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -395,14 +558,23 @@ pub fn parse_feed_date(s: &str) -> Option<PartialDate> {
         return PartialDate::from_parts(dt.year(), Some(u8::from(dt.month())), Some(dt.day())).ok();
     }
     // Loose RFC 2822: `[Day,] D Mon YYYY [time zone]`, whatever the rest looks like.
-    let tokens: Vec<&str> = t.split(|c: char| c.is_whitespace() || c == ',').filter(|p| !p.is_empty()).collect();
-    let month_at = tokens
-        .iter()
-        .position(|p| p.chars().all(|c| c.is_ascii_alphabetic()) && model::date::parse_month(p).is_some());
+    let tokens: Vec<&str> = t
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let month_at = tokens.iter().position(|p| {
+        p.chars().all(|c| c.is_ascii_alphabetic()) && model::date::parse_month(p).is_some()
+    });
     if let Some(m) = month_at {
         let month = model::date::parse_month(tokens[m]);
-        let year = tokens.get(m + 1).filter(|y| y.len() == 4).and_then(|y| y.parse::<i32>().ok());
-        let day = m.checked_sub(1).and_then(|d| tokens.get(d)).and_then(|d| d.parse::<u8>().ok());
+        let year = tokens
+            .get(m + 1)
+            .filter(|y| y.len() == 4)
+            .and_then(|y| y.parse::<i32>().ok());
+        let day = m
+            .checked_sub(1)
+            .and_then(|d| tokens.get(d))
+            .and_then(|d| d.parse::<u8>().ok());
         if let Some(year) = year {
             return PartialDate::from_parts(year, month, day)
                 .or_else(|_| PartialDate::from_parts(year, month, None))
@@ -429,25 +601,40 @@ pub fn parse_feed(bytes: &[u8], source: &str) -> Result<FeedPage, ParseError> {
     let root = xml::parse_document(bytes, "an RSS or Atom feed")?;
     match root.name.as_str() {
         "rss" => {
-            let channel = root
-                .child("channel")
-                .ok_or_else(|| ParseError::Unexpected("an rss document without a channel".to_string()))?;
-            Ok(parse_rss(channel, channel.children("item").collect(), FeedFormat::Rss, source))
+            let channel = root.child("channel").ok_or_else(|| {
+                ParseError::Unexpected("an rss document without a channel".to_string())
+            })?;
+            Ok(parse_rss(
+                channel,
+                channel.children("item").collect(),
+                FeedFormat::Rss,
+                source,
+            ))
         }
         "RDF" => {
-            let channel = root
-                .child("channel")
-                .ok_or_else(|| ParseError::Unexpected("an rdf document without a channel".to_string()))?;
-            Ok(parse_rss(channel, root.children("item").collect(), FeedFormat::Rdf, source))
+            let channel = root.child("channel").ok_or_else(|| {
+                ParseError::Unexpected("an rdf document without a channel".to_string())
+            })?;
+            Ok(parse_rss(
+                channel,
+                root.children("item").collect(),
+                FeedFormat::Rdf,
+                source,
+            ))
         }
         "feed" => Ok(parse_atom(&root, source)),
-        other => Err(ParseError::Unexpected(format!("expected <rss> or <feed>, found <{other}>"))),
+        other => Err(ParseError::Unexpected(format!(
+            "expected <rss> or <feed>, found <{other}>"
+        ))),
     }
 }
 
 fn next_link(el: &Element) -> Option<String> {
     el.children("link")
-        .find(|l| l.attr("rel").is_some_and(|r| r.trim().eq_ignore_ascii_case("next")))
+        .find(|l| {
+            l.attr("rel")
+                .is_some_and(|r| r.trim().eq_ignore_ascii_case("next"))
+        })
         .and_then(|l| l.attr("href"))
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
@@ -469,7 +656,7 @@ fn rss_author(raw: &str) -> Option<String> {
             return (!name.is_empty()).then(|| name.to_string());
         }
     }
-    (!t.is_empty() && !(t.contains('@') && !t.contains(' '))).then(|| t.to_string())
+    (!t.is_empty() && (!t.contains('@') || t.contains(' '))).then(|| t.to_string())
 }
 
 fn finish(mut record: Record, rejected: &mut Vec<Rejected>, records: &mut Vec<Record>, sid: &str) {
@@ -486,9 +673,16 @@ fn finish(mut record: Record, rejected: &mut Vec<Rejected>, records: &mut Vec<Re
     records.push(record);
 }
 
-fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source: &str) -> FeedPage {
+fn parse_rss(
+    channel: &Element,
+    items: Vec<&Element>,
+    format: FeedFormat,
+    source: &str,
+) -> FeedPage {
     let mut parsed = Parsed::default();
-    let language = channel.child_text("language").or_else(|| dc_text(channel, "language"));
+    let language = channel
+        .child_text("language")
+        .or_else(|| dc_text(channel, "language"));
     let channel_publisher = dc_text(channel, "publisher");
     let mut newest: Option<PartialDate> = None;
     for item in items {
@@ -498,8 +692,14 @@ fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source
             .find(|l| l.prefix.is_none())
             .map(|l| l.text_trimmed())
             .filter(|l| !l.is_empty())
-            .or_else(|| item.children("link").find_map(|l| l.attr("href").map(|h| h.trim().to_string())));
-        let about = item.attr("about").map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+            .or_else(|| {
+                item.children("link")
+                    .find_map(|l| l.attr("href").map(|h| h.trim().to_string()))
+            });
+        let about = item
+            .attr("about")
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty());
         let Some(raw_id) = guid.or_else(|| link.clone()).or(about) else {
             parsed.rejected.push(Rejected {
                 source_id: None,
@@ -508,7 +708,10 @@ fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source
             continue;
         };
         let sid = item_id(&raw_id);
-        let title = item.child_text("title").map(|t| html_to_text(&t)).unwrap_or_default();
+        let title = item
+            .child_text("title")
+            .map(|t| html_to_text(&t))
+            .unwrap_or_default();
         let mut r = Record::new(source, &sid, &title);
         r.abstract_text = item
             .child_text("description")
@@ -526,7 +729,10 @@ fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source
                 r.keywords.push(t);
             }
         }
-        for s in item.children("subject").filter(|e| e.prefix.as_deref() == Some("dc")) {
+        for s in item
+            .children("subject")
+            .filter(|e| e.prefix.as_deref() == Some("dc"))
+        {
             let t = html_to_text(&s.text());
             if !t.is_empty() {
                 r.keywords.push(t);
@@ -537,7 +743,10 @@ fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source
                 r.authors.push(name);
             }
         }
-        for c in item.children("creator").filter(|e| e.prefix.as_deref() == Some("dc")) {
+        for c in item
+            .children("creator")
+            .filter(|e| e.prefix.as_deref() == Some("dc"))
+        {
             let t = c.text_trimmed();
             if !t.is_empty() {
                 r.authors.push(t);
@@ -565,11 +774,14 @@ fn parse_rss(channel: &Element, items: Vec<&Element>, format: FeedFormat, source
 
 fn atom_text(el: Option<&Element>) -> Option<String> {
     // `type="html"` holds escaped HTML, `xhtml` nested elements; both flatten the same way.
-    el.map(|e| html_to_text(&e.text())).filter(|t| !t.is_empty())
+    el.map(|e| html_to_text(&e.text()))
+        .filter(|t| !t.is_empty())
 }
 
 fn atom_authors(el: &Element) -> Vec<String> {
-    el.children("author").filter_map(|a| a.child_text("name")).collect()
+    el.children("author")
+        .filter_map(|a| a.child_text("name"))
+        .collect()
 }
 
 fn parse_atom(feed: &Element, source: &str) -> FeedPage {
@@ -578,7 +790,12 @@ fn parse_atom(feed: &Element, source: &str) -> FeedPage {
     let feed_publisher = atom_authors(feed).into_iter().next();
     let mut newest: Option<PartialDate> = None;
     for entry in feed.children("entry") {
-        let Some(raw_id) = entry.child_text("id").or_else(|| entry.child("link").and_then(|l| l.attr("href")).map(str::to_string)) else {
+        let Some(raw_id) = entry.child_text("id").or_else(|| {
+            entry
+                .child("link")
+                .and_then(|l| l.attr("href"))
+                .map(str::to_string)
+        }) else {
             parsed.rejected.push(Rejected {
                 source_id: None,
                 reason: "missing id".to_string(),
@@ -588,7 +805,8 @@ fn parse_atom(feed: &Element, source: &str) -> FeedPage {
         let sid = item_id(&raw_id);
         let title = atom_text(entry.child("title")).unwrap_or_default();
         let mut r = Record::new(source, &sid, &title);
-        r.abstract_text = atom_text(entry.child("summary")).or_else(|| atom_text(entry.child("content")));
+        r.abstract_text =
+            atom_text(entry.child("summary")).or_else(|| atom_text(entry.child("content")));
         r.url = entry
             .children("link")
             .find(|l| l.attr("rel").is_none_or(|rel| rel.trim() == "alternate"))
@@ -597,15 +815,27 @@ fn parse_atom(feed: &Element, source: &str) -> FeedPage {
         r.published = entry
             .child_text("published")
             .and_then(|d| parse_feed_date(&d))
-            .or_else(|| entry.child_text("updated").and_then(|d| parse_feed_date(&d)));
+            .or_else(|| {
+                entry
+                    .child_text("updated")
+                    .and_then(|d| parse_feed_date(&d))
+            });
         for c in entry.children("category") {
-            if let Some(t) = c.attr("term").or(c.attr("label")).map(html_to_text).filter(|t| !t.is_empty()) {
+            if let Some(t) = c
+                .attr("term")
+                .or(c.attr("label"))
+                .map(html_to_text)
+                .filter(|t| !t.is_empty())
+            {
                 r.keywords.push(t);
             }
         }
         r.authors = atom_authors(entry);
         r.publisher = dc_text(entry, "publisher").or_else(|| feed_publisher.clone());
-        r.language = entry.attr("lang").map(str::to_string).or_else(|| language.clone());
+        r.language = entry
+            .attr("lang")
+            .map(str::to_string)
+            .or_else(|| language.clone());
         r.licence = entry.child_text("rights");
         if r.published > newest {
             newest = r.published;
@@ -643,8 +873,12 @@ struct Checkpoint {
     started: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     since: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pages: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Harvests an RSS or Atom feed: one page per fetch of `base_url`.
@@ -668,9 +902,14 @@ pub struct FeedHarvester {
 
 impl FeedHarvester {
     /// Prepares a harvest, resuming from `checkpoint` unless `full` is set.
-    pub fn new(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Result<Self, HarvestError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        checkpoint: Option<&serde_json::Value>,
+        full: bool,
+    ) -> Result<Self, HarvestError> {
         let url = cfg.endpoint("");
-        reqwest::Url::parse(&url).map_err(|e| config_error(cfg, format!("invalid feed url {url:?}: {e}")))?;
+        reqwest::Url::parse(&url)
+            .map_err(|e| config_error(cfg, format!("invalid feed url {url:?}: {e}")))?;
         let mut h = FeedHarvester {
             cfg: cfg.clone(),
             next: Some(url),
@@ -679,7 +918,11 @@ impl FeedHarvester {
             pages: 0,
             seen: HashSet::new(),
         };
-        let checkpoint = if full { None } else { checkpoint.filter(|c| !c.is_null()) };
+        let checkpoint = if full {
+            None
+        } else {
+            checkpoint.filter(|c| !c.is_null())
+        };
         let Some(c) = checkpoint else { return Ok(h) };
         let cp: Checkpoint = serde_json::from_value(c.clone())
             .map_err(|e| config_error(cfg, format!("unrecognised checkpoint {c}: {e}")))?;
@@ -725,17 +968,23 @@ impl FeedHarvester {
 
     /// Fetches the next page of the feed, or `None` when done.
     pub async fn next_page(&mut self, fetcher: &Fetcher) -> Result<Option<Page>, HarvestError> {
-        let Some(url) = self.next.clone() else { return Ok(None) };
+        let Some(url) = self.next.clone() else {
+            return Ok(None);
+        };
         self.seen.insert(url.clone());
         let shown = display_url(&url, &[]);
         let body = fetcher.get(&url, &[]).await?;
         let source = self.cfg.name.clone();
-        let mut feed = parse_off_thread(&self.cfg.name, &shown, body, move |b| parse_feed(b, &source)).await?;
+        let mut feed = parse_off_thread(&self.cfg.name, &shown, body, move |b| {
+            parse_feed(b, &source)
+        })
+        .await?;
         let base = reqwest::Url::parse(&url).ok();
         let resolve = |link: &str| match &base {
-            Some(b) if !link.starts_with("http://") && !link.starts_with("https://") => {
-                b.join(link).map(|u| u.to_string()).unwrap_or_else(|_| link.to_string())
-            }
+            Some(b) if !link.starts_with("http://") && !link.starts_with("https://") => b
+                .join(link)
+                .map(|u| u.to_string())
+                .unwrap_or_else(|_| link.to_string()),
             _ => link.to_string(),
         };
         for r in &mut feed.parsed.records {
@@ -751,7 +1000,8 @@ impl FeedHarvester {
         let since = self.since.as_deref().and_then(parse_date);
         let fresh = match (since, feed.newest) {
             (Some(s), Some(newest)) => {
-                PartialDate::from_parts(s.year(), Some(u8::from(s.month())), Some(s.day())).is_ok_and(|s| newest >= s)
+                PartialDate::from_parts(s.year(), Some(u8::from(s.month())), Some(s.day()))
+                    .is_ok_and(|s| newest >= s)
             }
             _ => true,
         };
@@ -789,42 +1039,79 @@ mod tests {
         check("plain  text\n here", "plain text here");
         check("<p>One</p><p>Two</p>", "One Two");
         check("a<br/>b<br>c", "a b c");
-        check("<h4>Objective</h4>This study<h4>Design:</h4>Cohort", "Objective: This study Design: Cohort");
-        check("p <\u{2009}.001) and <1 year and x<y and z>w", "p < .001) and <1 year and x<y and z>w");
+        check(
+            "<h4>Objective</h4>This study<h4>Design:</h4>Cohort",
+            "Objective: This study Design: Cohort",
+        );
+        check(
+            "p <\u{2009}.001) and <1 year and x<y and z>w",
+            "p < .001) and <1 year and x<y and z>w",
+        );
         check("<i>BRCA</i>-negative", "BRCA-negative");
         check("CO<sub>2</sub> and x<sup>2</sup>", "CO2 and x2");
         check("<script>alert(1)</script>Safe<style>p{}</style>", "Safe");
         check("<!-- note -->Kept", "Kept");
-        check("<a href=\"https://example.org/x?a=1&amp;b=2\">link</a> text", "link text");
-        check("&lt;p&gt;Escaped&lt;/p&gt; &amp;amp; more", "Escaped & more");
+        check(
+            "<a href=\"https://example.org/x?a=1&amp;b=2\">link</a> text",
+            "link text",
+        );
+        check(
+            "&lt;p&gt;Escaped&lt;/p&gt; &amp;amp; more",
+            "Escaped & more",
+        );
         check("5 &lt; 6 &amp; 7 &gt; 3", "5 < 6 & 7 > 3");
         check("<mml:math><mml:mi>x</mml:mi></mml:math> = 1", "x = 1");
         check("unclosed <b tag", "unclosed <b tag");
         check("", "");
-        let long = format!("<p>{}–x</p> a &amp;{}é&eacute;", "y".repeat(1995), "z".repeat(29));
+        let long = format!(
+            "<p>{}–x</p> a &amp;{}é&eacute;",
+            "y".repeat(1995),
+            "z".repeat(29)
+        );
         assert!(html_to_text(&long).ends_with("–x a &zzzzzzzzzzzzzzzzzzzzzzzzzzzzzéé"));
     }
 
     #[test]
     fn entities() {
-        assert_eq!(decode_entities("&#0; &#xZZ; &#1114112; &"), "&#0; &#xZZ; &#1114112; &");
+        assert_eq!(
+            decode_entities("&#0; &#xZZ; &#1114112; &"),
+            "&#0; &#xZZ; &#1114112; &"
+        );
         assert_eq!(decode_entities("caf&eacute; &ndash; &#8212;"), "café – —");
         assert_eq!(decode_entities("&amp;lt;"), "&lt;");
     }
 
     #[test]
     fn ids_and_dates() {
-        assert_eq!(item_id("tag:example.org,2024:ng245"), item_id("tag:example.org,2024:ng245"));
-        assert_ne!(item_id("https://example.org/a"), item_id("https://example.org/b"));
+        assert_eq!(
+            item_id("tag:example.org,2024:ng245"),
+            item_id("tag:example.org,2024:ng245")
+        );
+        assert_ne!(
+            item_id("https://example.org/a"),
+            item_id("https://example.org/b")
+        );
         assert_eq!(item_id("a".repeat(65).as_str()).len(), 16);
         let d = |s| parse_feed_date(s).map(|d| d.to_string());
-        assert_eq!(d("Mon, 5 Feb 2024 10:00:00 GMT").as_deref(), Some("2024-02-05"));
-        assert_eq!(d("Mon, 05 Feb 2024 23:30:00 -0500").as_deref(), Some("2024-02-05"));
-        assert_eq!(d("Monday, 05 February 2024 10:00 BST").as_deref(), Some("2024-02-05"));
+        assert_eq!(
+            d("Mon, 5 Feb 2024 10:00:00 GMT").as_deref(),
+            Some("2024-02-05")
+        );
+        assert_eq!(
+            d("Mon, 05 Feb 2024 23:30:00 -0500").as_deref(),
+            Some("2024-02-05")
+        );
+        assert_eq!(
+            d("Monday, 05 February 2024 10:00 BST").as_deref(),
+            Some("2024-02-05")
+        );
         assert_eq!(d("Feb 2024").as_deref(), Some("2024-02"));
         assert_eq!(d("2024-02-05").as_deref(), Some("2024-02-05"));
         assert_eq!(d("31 Feb 2024").as_deref(), Some("2024-02"));
-        assert_eq!(rss_author("guidance@example.org (Example Institute)").as_deref(), Some("Example Institute"));
+        assert_eq!(
+            rss_author("guidance@example.org (Example Institute)").as_deref(),
+            Some("Example Institute")
+        );
         assert_eq!(rss_author("guidance@example.org"), None);
         assert_eq!(rss_author("Jane Smith").as_deref(), Some("Jane Smith"));
     }

@@ -83,7 +83,11 @@ impl Granularity {
     pub fn format(&self, date: &str) -> Option<String> {
         let date = date.trim();
         let day = date.get(..10)?;
-        time::Date::parse(day, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+        time::Date::parse(
+            day,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()?;
         let rest = &date[10..];
         let time_part = if rest.is_empty() {
             "00:00:00".to_string()
@@ -91,7 +95,11 @@ impl Granularity {
             let t = rest.strip_prefix('T')?;
             let t = t.strip_suffix('Z').unwrap_or(t);
             let hms = t.get(..8)?;
-            time::Time::parse(hms, time::macros::format_description!("[hour]:[minute]:[second]")).ok()?;
+            time::Time::parse(
+                hms,
+                time::macros::format_description!("[hour]:[minute]:[second]"),
+            )
+            .ok()?;
             hms.to_string()
         };
         Some(match self {
@@ -160,7 +168,10 @@ pub struct OaiPage {
 pub fn parse_identify(bytes: &[u8]) -> Result<Identify, ParseError> {
     match parse_identify_inner(bytes)? {
         Ok(id) => Ok(id),
-        Err(e) => Err(ParseError::Unexpected(format!("oai-pmh error {}: {}", e.code, e.message))),
+        Err(e) => Err(ParseError::Unexpected(format!(
+            "oai-pmh error {}: {}",
+            e.code, e.message
+        ))),
     }
 }
 
@@ -189,7 +200,10 @@ fn expect_oai_root(root: &Element) -> Result<(), ParseError> {
     if root.name == "OAI-PMH" {
         Ok(())
     } else {
-        Err(ParseError::Unexpected(format!("expected <OAI-PMH>, found <{}>", root.name)))
+        Err(ParseError::Unexpected(format!(
+            "expected <OAI-PMH>, found <{}>",
+            root.name
+        )))
     }
 }
 
@@ -236,17 +250,27 @@ pub fn parse_list_records(bytes: &[u8], source: &str) -> Result<OaiPage, ParseEr
         page.error = Some(e);
         return Ok(page);
     }
-    let list = root.child("ListRecords").or_else(|| root.child("GetRecord")).ok_or_else(|| {
-        let found = root.elements().map(|e| e.name.as_str()).find(|n| *n != "responseDate" && *n != "request");
-        ParseError::Unexpected(match found {
-            Some(n) => format!("expected ListRecords or GetRecord, found <{n}>"),
-            None => "no ListRecords or GetRecord element in the response".to_string(),
-        })
-    })?;
+    let list = root
+        .child("ListRecords")
+        .or_else(|| root.child("GetRecord"))
+        .ok_or_else(|| {
+            let found = root
+                .elements()
+                .map(|e| e.name.as_str())
+                .find(|n| *n != "responseDate" && *n != "request");
+            ParseError::Unexpected(match found {
+                Some(n) => format!("expected ListRecords or GetRecord, found <{n}>"),
+                None => "no ListRecords or GetRecord element in the response".to_string(),
+            })
+        })?;
     for rec in list.children("record") {
         let header = rec.child("header");
         if let Some(ds) = header.and_then(|h| h.child_text("datestamp")) {
-            if page.max_datestamp.as_deref().is_none_or(|m| ds.as_str() > m) {
+            if page
+                .max_datestamp
+                .as_deref()
+                .is_none_or(|m| ds.as_str() > m)
+            {
                 page.max_datestamp = Some(ds.clone());
             }
             page.datestamps.push(ds);
@@ -260,7 +284,9 @@ pub fn parse_list_records(bytes: &[u8], source: &str) -> Result<OaiPage, ParseEr
     if let Some(tok) = list.child("resumptionToken") {
         let t = tok.text_trimmed();
         page.resumption_token = (!t.is_empty()).then_some(t);
-        page.complete_list_size = tok.attr("completeListSize").and_then(|v| v.trim().parse().ok());
+        page.complete_list_size = tok
+            .attr("completeListSize")
+            .and_then(|v| v.trim().parse().ok());
         page.cursor = tok.attr("cursor").and_then(|v| v.trim().parse().ok());
     }
     Ok(page)
@@ -277,7 +303,11 @@ pub fn local_id(identifier: &str) -> &str {
     let t = identifier.trim();
     let mut parts = t.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(scheme), Some(_), Some(local)) if scheme.eq_ignore_ascii_case("oai") && !local.is_empty() => local,
+        (Some(scheme), Some(_), Some(local))
+            if scheme.eq_ignore_ascii_case("oai") && !local.is_empty() =>
+        {
+            local
+        }
         _ => t,
     }
 }
@@ -291,7 +321,10 @@ fn map_record(rec: &Element, source: &str) -> Item {
         });
     };
     let sid = local_id(&identifier).to_string();
-    if header.and_then(|h| h.attr("status")).is_some_and(|s| s.trim() == "deleted") {
+    if header
+        .and_then(|h| h.attr("status"))
+        .is_some_and(|s| s.trim() == "deleted")
+    {
         return Item::Deleted(format!("{source}:{sid}"));
     }
     let Some(meta) = rec.child("metadata").and_then(|m| m.elements().next()) else {
@@ -433,7 +466,9 @@ fn cc_from_url(s: &str) -> Option<String> {
     let path = &lower[idx + "creativecommons.org/".len()..];
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
-        ["licenses", kind, version, ..] => Some(format!("CC {} {version}", kind.to_ascii_uppercase())),
+        ["licenses", kind, version, ..] => {
+            Some(format!("CC {} {version}", kind.to_ascii_uppercase()))
+        }
         ["licenses", kind] => Some(format!("CC {}", kind.to_ascii_uppercase())),
         ["publicdomain", "zero", version, ..] => Some(format!("CC0 {version}")),
         ["publicdomain", "mark", ..] => Some("Public Domain Mark".to_string()),
@@ -452,15 +487,27 @@ pub fn normalise_licence(s: &str) -> String {
     if lower == "cc0" || lower.starts_with("cc0 ") || lower.starts_with("cc0-") {
         return t.to_ascii_uppercase().replacen("CC0-", "CC0 ", 1);
     }
-    if let Some(rest) = lower.strip_prefix("cc ").or_else(|| lower.strip_prefix("cc-")) {
+    if let Some(rest) = lower
+        .strip_prefix("cc ")
+        .or_else(|| lower.strip_prefix("cc-"))
+    {
         // `cc-by-4.0` (SPDX-like) → `BY 4.0`; `by-nc-nd` stays hyphenated.
         let (kind, version) = match rest.rfind(['-', ' ']) {
-            Some(i) if rest[i + 1..].chars().next().is_some_and(|c| c.is_ascii_digit()) => {
+            Some(i)
+                if rest[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit()) =>
+            {
                 (&rest[..i], Some(&rest[i + 1..]))
             }
             _ => (rest, None),
         };
-        if !kind.is_empty() && kind.split('-').all(|p| matches!(p, "by" | "nc" | "nd" | "sa")) {
+        if !kind.is_empty()
+            && kind
+                .split('-')
+                .all(|p| matches!(p, "by" | "nc" | "nd" | "sa"))
+        {
             let kind = kind.to_ascii_uppercase();
             return match version {
                 Some(v) => format!("CC {kind} {v}"),
@@ -485,10 +532,8 @@ fn map_dc(dc: &Element, record: &mut Record) {
             "creator" => record.authors.push(collapse(&text)),
             "subject" => push_keywords(&mut record.keywords, &text),
             "description" => descriptions.push(html_to_text(&text)),
-            "date" => {
-                if record.published.is_none() {
-                    record.published = PartialDate::parse_loose(&text).ok();
-                }
+            "date" if record.published.is_none() => {
+                record.published = PartialDate::parse_loose(&text).ok();
             }
             "identifier" => match classify_identifier(&text) {
                 Ident::Doi(d) => set_if_none(&mut record.identifiers.doi, Some(d)),
@@ -498,7 +543,9 @@ fn map_dc(dc: &Element, record: &mut Record) {
                 Ident::Other => {}
             },
             "type" => {
-                let t = text.strip_prefix("info:eu-repo/semantics/").unwrap_or(&text);
+                let t = text
+                    .strip_prefix("info:eu-repo/semantics/")
+                    .unwrap_or(&text);
                 record.publication_types.push(collapse(t));
             }
             "language" => set_if_none(&mut record.language, Some(collapse(&text))),
@@ -508,18 +555,30 @@ fn map_dc(dc: &Element, record: &mut Record) {
             _ => {}
         }
     }
-    let abstract_text = descriptions.into_iter().filter(|d| !d.is_empty()).collect::<Vec<_>>().join("\n");
+    let abstract_text = descriptions
+        .into_iter()
+        .filter(|d| !d.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
     record.abstract_text = (!abstract_text.is_empty()).then_some(abstract_text);
     record.licence = choose_licence(&rights);
     record.url = urls.into_iter().next().or_else(|| doi_url(record));
 }
 
 fn doi_url(record: &Record) -> Option<String> {
-    record.identifiers.doi.as_deref().and_then(normalise_doi).map(|d| format!("https://doi.org/{d}"))
+    record
+        .identifiers
+        .doi
+        .as_deref()
+        .and_then(normalise_doi)
+        .map(|d| format!("https://doi.org/{d}"))
 }
 
 fn map_doaj(a: &Element, record: &mut Record) {
-    record.title = a.child_text("title").map(|t| html_to_text(&t)).unwrap_or_default();
+    record.title = a
+        .child_text("title")
+        .map(|t| html_to_text(&t))
+        .unwrap_or_default();
     if let Some(authors) = a.child("authors") {
         for au in authors.children("author") {
             if let Some(n) = au.child_text("name") {
@@ -527,8 +586,13 @@ fn map_doaj(a: &Element, record: &mut Record) {
             }
         }
     }
-    record.abstract_text = a.child_text("abstract").map(|t| html_to_text(&t)).filter(|t| !t.is_empty());
-    record.published = a.child_text("publicationDate").and_then(|d| PartialDate::parse_loose(&d).ok());
+    record.abstract_text = a
+        .child_text("abstract")
+        .map(|t| html_to_text(&t))
+        .filter(|t| !t.is_empty());
+    record.published = a
+        .child_text("publicationDate")
+        .and_then(|d| PartialDate::parse_loose(&d).ok());
     record.identifiers.doi = a.child_text("doi");
     record.journal = a.child_text("journalTitle").map(|t| collapse(&t));
     record.publisher = a.child_text("publisher").map(|t| collapse(&t));
@@ -546,7 +610,10 @@ fn map_datacite(r: &Element, record: &mut Record) {
     if let Some(titles) = r.child("titles") {
         let mut all: Vec<&Element> = titles.children("title").collect();
         all.sort_by_key(|t| t.attr("titleType").is_some());
-        record.title = all.first().map(|t| html_to_text(&t.text_trimmed())).unwrap_or_default();
+        record.title = all
+            .first()
+            .map(|t| html_to_text(&t.text_trimmed()))
+            .unwrap_or_default();
     }
     if let Some(creators) = r.child("creators") {
         for c in creators.children("creator") {
@@ -564,16 +631,27 @@ fn map_datacite(r: &Element, record: &mut Record) {
         let all: Vec<&Element> = descs.children("description").collect();
         let chosen = all
             .iter()
-            .find(|d| d.attr("descriptionType").is_some_and(|t| t.eq_ignore_ascii_case("Abstract")))
+            .find(|d| {
+                d.attr("descriptionType")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("Abstract"))
+            })
             .or_else(|| all.first());
-        record.abstract_text = chosen.map(|d| html_to_text(&d.text_trimmed())).filter(|t| !t.is_empty());
+        record.abstract_text = chosen
+            .map(|d| html_to_text(&d.text_trimmed()))
+            .filter(|t| !t.is_empty());
     }
     let issued = r.child("dates").and_then(|ds| {
         ds.children("date")
-            .find(|d| d.attr("dateType").is_some_and(|t| t.eq_ignore_ascii_case("Issued")))
+            .find(|d| {
+                d.attr("dateType")
+                    .is_some_and(|t| t.eq_ignore_ascii_case("Issued"))
+            })
             .and_then(|d| PartialDate::parse_loose(&d.text_trimmed()).ok())
     });
-    record.published = issued.or_else(|| r.child_text("publicationYear").and_then(|y| PartialDate::parse_loose(&y).ok()));
+    record.published = issued.or_else(|| {
+        r.child_text("publicationYear")
+            .and_then(|y| PartialDate::parse_loose(&y).ok())
+    });
     if let Some(id) = r.child("identifier") {
         let kind = id.attr("identifierType").unwrap_or("");
         let value = id.text_trimmed();
@@ -586,7 +664,12 @@ fn map_datacite(r: &Element, record: &mut Record) {
     if let Some(alts) = r.child("alternateIdentifiers") {
         for alt in alts.children("alternateIdentifier") {
             let value = alt.text_trimmed();
-            match alt.attr("alternateIdentifierType").unwrap_or("").to_ascii_uppercase().as_str() {
+            match alt
+                .attr("alternateIdentifierType")
+                .unwrap_or("")
+                .to_ascii_uppercase()
+                .as_str()
+            {
                 "DOI" => set_if_none(&mut record.identifiers.doi, Some(value)),
                 "PMID" => set_if_none(&mut record.identifiers.pmid, Some(value)),
                 "PMCID" => set_if_none(&mut record.identifiers.pmcid, Some(value)),
@@ -597,7 +680,11 @@ fn map_datacite(r: &Element, record: &mut Record) {
     }
     if let Some(rt) = r.child("resourceType") {
         let text = rt.text_trimmed();
-        let t = if text.is_empty() { rt.attr("resourceTypeGeneral").unwrap_or("").to_string() } else { text };
+        let t = if text.is_empty() {
+            rt.attr("resourceTypeGeneral").unwrap_or("").to_string()
+        } else {
+            text
+        };
         if !t.is_empty() {
             record.publication_types.push(collapse(&t));
         }
@@ -714,7 +801,11 @@ pub struct OaiPmhHarvester {
 
 impl OaiPmhHarvester {
     /// Prepares a harvest, resuming from `checkpoint` unless `full` is set.
-    pub fn new(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Result<Self, HarvestError> {
+    pub fn new(
+        cfg: &SourceConfig,
+        checkpoint: Option<&serde_json::Value>,
+        full: bool,
+    ) -> Result<Self, HarvestError> {
         let prefix = cfg
             .metadata_prefix
             .as_deref()
@@ -722,7 +813,12 @@ impl OaiPmhHarvester {
             .filter(|p| !p.is_empty())
             .unwrap_or("oai_dc")
             .to_string();
-        let set = cfg.set.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let set = cfg
+            .set
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         if let Some(f) = cfg.from.as_deref() {
             Granularity::Second
                 .format(f)
@@ -743,7 +839,11 @@ impl OaiPmhHarvester {
             total: None,
             recoveries: 0,
         };
-        let checkpoint = if full { None } else { checkpoint.filter(|c| !c.is_null()) };
+        let checkpoint = if full {
+            None
+        } else {
+            checkpoint.filter(|c| !c.is_null())
+        };
         let Some(c) = checkpoint else { return Ok(h) };
         let cp: Checkpoint = serde_json::from_value(c.clone())
             .map_err(|e| config_error(cfg, format!("unrecognised checkpoint {c}: {e}")))?;
@@ -816,7 +916,10 @@ impl OaiPmhHarvester {
     }
 
     fn params_list(&self, from: Option<&str>) -> Result<Vec<(&'static str, String)>, HarvestError> {
-        let mut p = vec![("verb", "ListRecords".to_string()), ("metadataPrefix", self.prefix.clone())];
+        let mut p = vec![
+            ("verb", "ListRecords".to_string()),
+            ("metadataPrefix", self.prefix.clone()),
+        ];
         if let Some(set) = &self.set {
             p.push(("set", set.clone()));
         }
@@ -869,7 +972,10 @@ impl OaiPmhHarvester {
             let url = display_url(&self.endpoint, &params);
             let body = fetcher.get(&self.endpoint, &params).await?;
             let source = self.cfg.name.clone();
-            let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| parse_list_records(b, &source)).await?;
+            let mut page = parse_off_thread(&self.cfg.name, &url, body, move |b| {
+                parse_list_records(b, &source)
+            })
+            .await?;
             if let Some(err) = page.error.take() {
                 match err.code.as_str() {
                     "noRecordsMatch" => {
@@ -885,7 +991,10 @@ impl OaiPmhHarvester {
                             total: self.total,
                         }));
                     }
-                    "badResumptionToken" if matches!(self.next, Next::Token(_)) && self.recoveries < MAX_RECOVERIES => {
+                    "badResumptionToken"
+                        if matches!(self.next, Next::Token(_))
+                            && self.recoveries < MAX_RECOVERIES =>
+                    {
                         self.recoveries += 1;
                         relisted = true;
                         let from = if self.ascending && self.last_datestamp.is_some() {
@@ -915,22 +1024,37 @@ impl OaiPmhHarvester {
         }
     }
 
-    fn accept(&mut self, mut page: OaiPage, url: String, relisted: bool) -> Result<Page, HarvestError> {
+    fn accept(
+        &mut self,
+        mut page: OaiPage,
+        url: String,
+        relisted: bool,
+    ) -> Result<Page, HarvestError> {
         if self.started.is_none() {
             self.started = page.response_date.clone();
         }
         for ds in &page.datestamps {
-            if self.last_datestamp.as_deref().is_some_and(|last| ds.as_str() < last) {
+            if self
+                .last_datestamp
+                .as_deref()
+                .is_some_and(|last| ds.as_str() < last)
+            {
                 self.ascending = false;
             }
             self.last_datestamp = Some(ds.clone());
         }
         if let Some(m) = page.max_datestamp.take() {
-            if self.max_datestamp.as_deref().is_none_or(|cur| m.as_str() > cur) {
+            if self
+                .max_datestamp
+                .as_deref()
+                .is_none_or(|cur| m.as_str() > cur)
+            {
                 self.max_datestamp = Some(m);
             }
         }
-        if page.complete_list_size.is_some() && (self.total.is_none() || matches!(self.next, Next::List(_))) {
+        if page.complete_list_size.is_some()
+            && (self.total.is_none() || matches!(self.next, Next::List(_)))
+        {
             self.total = page.complete_list_size;
         }
         if !relisted && matches!(self.next, Next::Token(_)) {
@@ -944,7 +1068,8 @@ impl OaiPmhHarvester {
                         source_name: self.cfg.name.clone(),
                         url,
                         code: "repeatedResumptionToken".to_string(),
-                        message: "the repository returned the same resumption token again".to_string(),
+                        message: "the repository returned the same resumption token again"
+                            .to_string(),
                     });
                 }
                 Next::Token(t)
@@ -992,7 +1117,10 @@ pub(crate) mod xml {
 
     impl Element {
         pub fn attr(&self, name: &str) -> Option<&str> {
-            self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+            self.attrs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
         }
 
         pub fn elements(&self) -> impl Iterator<Item = &Element> {
@@ -1047,23 +1175,31 @@ pub(crate) mod xml {
 
         /// The trimmed text of the first child with this name, when not empty.
         pub fn child_text(&self, name: &str) -> Option<String> {
-            self.children(name).map(|e| e.text_trimmed()).find(|t| !t.is_empty())
+            self.children(name)
+                .map(|e| e.text_trimmed())
+                .find(|t| !t.is_empty())
         }
     }
 
     /// Whether a body looks like an HTML page rather than the XML or JSON asked for.
     pub(crate) fn looks_like_html(bytes: &[u8]) -> bool {
         let start = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let start = &start[start.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(start.len())..];
+        let start = &start[start
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(start.len())..];
         let head = String::from_utf8_lossy(&start[..start.len().min(1024)]).to_ascii_lowercase();
         head.starts_with("<!doctype html")
             || head.starts_with("<html")
-            || (head.starts_with("<?xml") && (head.contains("<!doctype html") || head.contains("<html")))
+            || (head.starts_with("<?xml")
+                && (head.contains("<!doctype html") || head.contains("<html")))
     }
 
     fn element(e: &BytesStart<'_>) -> Element {
         let qname = e.name();
-        let prefix = qname.prefix().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+        let prefix = qname
+            .prefix()
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
         let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
         let attrs = e
             .attributes()
@@ -1087,7 +1223,9 @@ pub(crate) mod xml {
     /// ("an html page instead of {expected}").
     pub(crate) fn parse_document(bytes: &[u8], expected: &str) -> Result<Element, ParseError> {
         if looks_like_html(bytes) {
-            return Err(ParseError::Unexpected(format!("an html page instead of {expected}")));
+            return Err(ParseError::Unexpected(format!(
+                "an html page instead of {expected}"
+            )));
         }
         let mut reader = Reader::from_reader(bytes);
         reader.config_mut().trim_text(false);
@@ -1109,7 +1247,9 @@ pub(crate) mod xml {
                     }
                     let el = element(&e);
                     if stack.is_empty() && root.is_none() && el.name.eq_ignore_ascii_case("html") {
-                        return Err(ParseError::Unexpected(format!("an html page instead of {expected}")));
+                        return Err(ParseError::Unexpected(format!(
+                            "an html page instead of {expected}"
+                        )));
                     }
                     stack.push(el);
                 }
@@ -1132,13 +1272,19 @@ pub(crate) mod xml {
                 }
                 Event::CData(t) => {
                     if let Some(top) = stack.last_mut() {
-                        top.children.push(Node::Text(String::from_utf8_lossy(&t).into_owned()));
+                        top.children
+                            .push(Node::Text(String::from_utf8_lossy(&t).into_owned()));
                     }
                 }
-                Event::DocType(d) => {
-                    if String::from_utf8_lossy(&d).trim().to_ascii_lowercase().starts_with("html") {
-                        return Err(ParseError::Unexpected(format!("an html page instead of {expected}")));
-                    }
+                Event::DocType(d)
+                    if String::from_utf8_lossy(&d)
+                        .trim()
+                        .to_ascii_lowercase()
+                        .starts_with("html") =>
+                {
+                    return Err(ParseError::Unexpected(format!(
+                        "an html page instead of {expected}"
+                    )));
                 }
                 Event::Eof => break,
                 _ => {}
@@ -1184,7 +1330,10 @@ mod tests {
     fn local_ids() {
         assert_eq!(local_id("oai:zenodo.org:8435696"), "8435696");
         assert_eq!(local_id("oai:doaj.org/article:84d1"), "84d1");
-        assert_eq!(local_id("oai:arXiv.org:hep-th/9901001:v2"), "hep-th/9901001:v2");
+        assert_eq!(
+            local_id("oai:arXiv.org:hep-th/9901001:v2"),
+            "hep-th/9901001:v2"
+        );
         assert_eq!(local_id("hdl:1765/315"), "hdl:1765/315");
         assert_eq!(local_id("oai:x:"), "oai:x:");
     }
@@ -1194,8 +1343,16 @@ mod tests {
         let cases = [
             (Granularity::Day, "2023-10-12", Some("2023-10-12")),
             (Granularity::Day, "2023-10-12T14:26:07Z", Some("2023-10-12")),
-            (Granularity::Second, "2023-10-12", Some("2023-10-12T00:00:00Z")),
-            (Granularity::Second, "2023-10-12T14:26:07Z", Some("2023-10-12T14:26:07Z")),
+            (
+                Granularity::Second,
+                "2023-10-12",
+                Some("2023-10-12T00:00:00Z"),
+            ),
+            (
+                Granularity::Second,
+                "2023-10-12T14:26:07Z",
+                Some("2023-10-12T14:26:07Z"),
+            ),
             (Granularity::Second, "2023-02-30", None),
             (Granularity::Day, "2023-10-12X", None),
             (Granularity::Day, "", None),
@@ -1214,45 +1371,79 @@ mod tests {
         assert!(doi("doi:10.1000/xyz"));
         assert!(doi("10.1000/xyz"));
         assert!(matches!(classify_identifier("info:pmid/123"), Ident::Pmid(p) if p == "123"));
-        assert!(matches!(classify_identifier("https://pubmed.ncbi.nlm.nih.gov/456/"), Ident::Pmid(p) if p == "456"));
+        assert!(
+            matches!(classify_identifier("https://pubmed.ncbi.nlm.nih.gov/456/"), Ident::Pmid(p) if p == "456")
+        );
         assert!(matches!(classify_identifier("PMC77"), Ident::Pmcid(p) if p == "PMC77"));
-        assert!(matches!(classify_identifier("http://hdl.handle.net/1765/315"), Ident::Url(_)));
+        assert!(matches!(
+            classify_identifier("http://hdl.handle.net/1765/315"),
+            Ident::Url(_)
+        ));
         assert!(matches!(classify_identifier("90-9014980-5"), Ident::Other));
-        assert!(matches!(classify_identifier("oai:zenodo.org:1"), Ident::Other));
+        assert!(matches!(
+            classify_identifier("oai:zenodo.org:1"),
+            Ident::Other
+        ));
     }
 
     #[test]
     fn licences() {
         let cases = [
-            ("https://creativecommons.org/licenses/by/4.0/legalcode", "CC BY 4.0"),
-            ("http://creativecommons.org/licenses/by-nc-nd/3.0/", "CC BY-NC-ND 3.0"),
-            ("https://creativecommons.org/publicdomain/zero/1.0/", "CC0 1.0"),
+            (
+                "https://creativecommons.org/licenses/by/4.0/legalcode",
+                "CC BY 4.0",
+            ),
+            (
+                "http://creativecommons.org/licenses/by-nc-nd/3.0/",
+                "CC BY-NC-ND 3.0",
+            ),
+            (
+                "https://creativecommons.org/publicdomain/zero/1.0/",
+                "CC0 1.0",
+            ),
             ("cc by", "CC BY"),
             ("cc by-nc-nd", "CC BY-NC-ND"),
             ("cc-by-4.0", "CC BY 4.0"),
             ("cc0", "CC0"),
-            ("Creative Commons Attribution 4.0 International", "Creative Commons Attribution 4.0 International"),
+            (
+                "Creative Commons Attribution 4.0 International",
+                "Creative Commons Attribution 4.0 International",
+            ),
         ];
         for (input, expect) in cases {
             assert_eq!(normalise_licence(input), expect, "{input}");
         }
-        let rights = vec!["Creative Commons Attribution 4.0 International".to_string(), "https://creativecommons.org/licenses/by/4.0/legalcode".to_string()];
+        let rights = vec![
+            "Creative Commons Attribution 4.0 International".to_string(),
+            "https://creativecommons.org/licenses/by/4.0/legalcode".to_string(),
+        ];
         assert_eq!(choose_licence(&rights).as_deref(), Some("CC BY 4.0"));
     }
 
     #[test]
     fn dom_basics_and_errors() {
-        let root = xml::parse_document(b"<a x='1&amp;2'><b>one &nbsp;<c>two</c></b><b/></a>", "a").unwrap();
+        let root = xml::parse_document(b"<a x='1&amp;2'><b>one &nbsp;<c>two</c></b><b/></a>", "a")
+            .unwrap();
         assert_eq!(root.attr("x"), Some("1&2"));
         assert_eq!(root.children("b").count(), 2);
         assert_eq!(root.child("b").unwrap().text(), "one  two");
         assert_eq!(root.find("c").unwrap().text(), "two");
         let err = xml::parse_document(b"<a><b>text", "a doc").unwrap_err();
-        assert!(matches!(err, ParseError::Xml { position: 10, .. }), "{err:?}");
+        assert!(
+            matches!(err, ParseError::Xml { position: 10, .. }),
+            "{err:?}"
+        );
         let err = xml::parse_document(b"<a><b></c></a>", "a doc").unwrap_err();
         assert!(matches!(err, ParseError::Xml { .. }), "{err:?}");
-        let err = xml::parse_document(b"  <!DOCTYPE html><html><body><p>Oops<br></body></html>", "a doc").unwrap_err();
-        assert!(matches!(err, ParseError::Unexpected(ref m) if m.contains("html page")), "{err:?}");
+        let err = xml::parse_document(
+            b"  <!DOCTYPE html><html><body><p>Oops<br></body></html>",
+            "a doc",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, ParseError::Unexpected(ref m) if m.contains("html page")),
+            "{err:?}"
+        );
         let err = xml::parse_document(b"", "a doc").unwrap_err();
         assert!(matches!(err, ParseError::Unexpected(_)), "{err:?}");
         let deep = "<a>".repeat(1000);
@@ -1272,7 +1463,12 @@ mod tests {
             <resumptionToken cursor="0">  </resumptionToken></ListRecords></OAI-PMH>"#;
         let page = parse_list_records(xml, "s").unwrap();
         assert!(page.parsed.records.is_empty());
-        let reasons: Vec<_> = page.parsed.rejected.iter().map(|r| (r.source_id.as_deref(), r.reason.as_str())).collect();
+        let reasons: Vec<_> = page
+            .parsed
+            .rejected
+            .iter()
+            .map(|r| (r.source_id.as_deref(), r.reason.as_str()))
+            .collect();
         assert_eq!(
             reasons,
             [

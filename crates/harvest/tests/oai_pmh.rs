@@ -16,7 +16,10 @@ use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn by_id<'a>(p: &'a Parsed, id: &str) -> &'a Record {
-    p.records.iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no record {id}"))
+    p.records
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no record {id}"))
 }
 
 fn date(r: &Record) -> String {
@@ -25,8 +28,10 @@ fn date(r: &Record) -> String {
 
 /// Page 1's resumption token in the real Zenodo chain, and page 2's.
 fn zenodo_tokens() -> Option<(String, String)> {
-    let p1 = parse_list_records(&data("oai-pmh/zenodo/ListRecords_oai_dc_page1.xml")?, "z").unwrap();
-    let p2 = parse_list_records(&data("oai-pmh/zenodo/ListRecords_oai_dc_page2.xml")?, "z").unwrap();
+    let p1 =
+        parse_list_records(&data("oai-pmh/zenodo/ListRecords_oai_dc_page1.xml")?, "z").unwrap();
+    let p2 =
+        parse_list_records(&data("oai-pmh/zenodo/ListRecords_oai_dc_page2.xml")?, "z").unwrap();
     Some((p1.resumption_token.unwrap(), p2.resumption_token.unwrap()))
 }
 
@@ -36,25 +41,45 @@ fn zenodo_tokens() -> Option<(String, String)> {
 
 #[test]
 fn zenodo_list_records_oai_dc_has_50_records() {
-    let Some(bytes) = data("oai-pmh/zenodo/ListRecords_oai_dc_from_2026-04-01.xml") else { return };
+    let Some(bytes) = data("oai-pmh/zenodo/ListRecords_oai_dc_from_2026-04-01.xml") else {
+        return;
+    };
     let p = parse_list_records(&bytes, "zenodo").unwrap();
     assert_eq!(p.parsed.records.len(), 50);
     assert!(p.parsed.rejected.is_empty() && p.parsed.deleted.is_empty());
     let ids: HashSet<_> = p.parsed.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), 50);
-    assert!(p.parsed.records.iter().all(|r| r.id.starts_with("zenodo:") && r.source == "zenodo"));
-    assert!(p.parsed.records.iter().all(|r| r.identifiers.doi.is_some() && r.url.is_some()));
+    assert!(p
+        .parsed
+        .records
+        .iter()
+        .all(|r| r.id.starts_with("zenodo:") && r.source == "zenodo"));
+    assert!(p
+        .parsed
+        .records
+        .iter()
+        .all(|r| r.identifiers.doi.is_some() && r.url.is_some()));
     assert!(p.parsed.records.iter().all(|r| r.published.is_some()));
     assert_eq!(p.datestamps.len(), 50);
     assert_eq!(p.max_datestamp.as_deref(), Some("2026-06-11T16:43:50Z"));
     assert_eq!(p.complete_list_size, Some(1_345_244));
     assert_eq!(p.cursor, Some(0));
-    assert!(p.resumption_token.as_deref().is_some_and(|t| t.starts_with(".eJ")));
+    assert!(p
+        .resumption_token
+        .as_deref()
+        .is_some_and(|t| t.starts_with(".eJ")));
     assert_eq!(p.response_date.as_deref(), Some("2026-08-13T18:18:48Z"));
     // No markup survives in titles or abstracts (Zenodo double-escapes its HTML).
     for r in &p.parsed.records {
-        for text in [Some(&r.title), r.abstract_text.as_ref()].into_iter().flatten() {
-            assert!(!text.contains("<p>") && !text.contains("&lt;") && !text.contains("&amp;"), "{}: {text}", r.id);
+        for text in [Some(&r.title), r.abstract_text.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                !text.contains("<p>") && !text.contains("&lt;") && !text.contains("&amp;"),
+                "{}: {text}",
+                r.id
+            );
         }
     }
 }
@@ -73,25 +98,52 @@ fn zenodo_oai_dc_page_one_and_two() {
     assert_eq!(p1.response_date.as_deref(), Some("2026-08-13T17:56:48Z"));
     assert_eq!(
         p1.datestamps,
-        ["2023-10-12T14:26:07Z", "2023-10-12T15:06:49Z", "2023-10-12T02:36:57Z"]
+        [
+            "2023-10-12T14:26:07Z",
+            "2023-10-12T15:06:49Z",
+            "2023-10-12T02:36:57Z"
+        ]
     );
     let r = by_id(&p1.parsed, "zenodo:8435696");
-    assert_eq!(r.title, "PocketCoffea: a configuration layer for CMS analyses with Coffea");
+    assert_eq!(
+        r.title,
+        "PocketCoffea: a configuration layer for CMS analyses with Coffea"
+    );
     assert_eq!(r.authors, ["Matteo Marchegiani"]);
     assert_eq!(r.publisher.as_deref(), Some("Zenodo"));
-    assert_eq!(r.journal.as_deref(), Some("PyHEP 2023 Workshop, 9-12 October 2023"));
+    assert_eq!(
+        r.journal.as_deref(),
+        Some("PyHEP 2023 Workshop, 9-12 October 2023")
+    );
     assert_eq!(date(r), "2023-10-10");
     assert_eq!(r.identifiers.doi.as_deref(), Some("10.5281/zenodo.8435696"));
-    assert_eq!(r.url.as_deref(), Some("https://doi.org/10.5281/zenodo.8435696"));
+    assert_eq!(
+        r.url.as_deref(),
+        Some("https://doi.org/10.5281/zenodo.8435696")
+    );
     assert_eq!(r.licence.as_deref(), Some("CC BY 4.0"));
     assert_eq!(r.open_access, Some(true));
     assert_eq!(r.publication_types, ["lecture"]);
     let a = r.abstract_text.as_deref().unwrap();
-    assert!(a.starts_with("A configuration layer for the analysis of CMS data"), "{a}");
-    assert!(a.contains("reproducibility of analysis tasks. All the operations"), "{a}");
+    assert!(
+        a.starts_with("A configuration layer for the analysis of CMS data"),
+        "{a}"
+    );
+    assert!(
+        a.contains("reproducibility of analysis tasks. All the operations"),
+        "{a}"
+    );
     let r = by_id(&p1.parsed, "zenodo:8433301");
     assert_eq!(r.authors, ["Lin, Sam"]);
-    assert_eq!(r.keywords, ["Archaeology", "Stone tools", "3D modeling", "Orientation analysis"]);
+    assert_eq!(
+        r.keywords,
+        [
+            "Archaeology",
+            "Stone tools",
+            "3D modeling",
+            "Orientation analysis"
+        ]
+    );
 
     let p2 = parse_list_records(&b2, "zenodo").unwrap();
     assert_eq!(p2.parsed.records.len(), 2);
@@ -105,18 +157,31 @@ fn zenodo_oai_dc_page_one_and_two() {
 
 #[test]
 fn zenodo_datacite_has_50_records_that_agree_with_oai_dc() {
-    let Some(bytes) = data("oai-pmh/zenodo/ListRecords_datacite_page1.xml") else { return };
+    let Some(bytes) = data("oai-pmh/zenodo/ListRecords_datacite_page1.xml") else {
+        return;
+    };
     let p = parse_list_records(&bytes, "zenodo").unwrap();
     assert_eq!(p.parsed.records.len(), 50);
     assert!(p.parsed.rejected.is_empty());
-    assert!(p.parsed.records.iter().all(|r| r.identifiers.doi.is_some() && r.abstract_text.is_some()));
-    assert!(p.parsed.records.iter().all(|r| r.open_access == Some(true) && r.licence.is_some()));
+    assert!(p
+        .parsed
+        .records
+        .iter()
+        .all(|r| r.identifiers.doi.is_some() && r.abstract_text.is_some()));
+    assert!(p
+        .parsed
+        .records
+        .iter()
+        .all(|r| r.open_access == Some(true) && r.licence.is_some()));
     assert_eq!(p.complete_list_size, Some(8_091_746));
     let r = by_id(&p.parsed, "zenodo:8433301");
     assert_eq!(r.publication_types, ["Dataset"]);
     assert_eq!(r.authors, ["Lin, Sam"]);
     assert_eq!(r.licence.as_deref(), Some("CC BY 4.0"));
-    assert_eq!(by_id(&p.parsed, "zenodo:8435696").publication_types, ["Presentation"]);
+    assert_eq!(
+        by_id(&p.parsed, "zenodo:8435696").publication_types,
+        ["Presentation"]
+    );
     assert_eq!(date(by_id(&p.parsed, "zenodo:8435696")), "2023-10-10");
     // The same records in oai_dc carry the same titles and DOIs.
     if let Some(dc) = data("oai-pmh/zenodo/ListRecords_oai_dc_page1.xml") {
@@ -146,22 +211,40 @@ fn zenodo_get_record_and_identify() {
     let id = parse_identify(&id).unwrap();
     assert_eq!(id.repository_name.as_deref(), Some("Zenodo"));
     assert_eq!(id.granularity, Granularity::Second);
-    assert_eq!(id.earliest_datestamp.as_deref(), Some("2014-02-03T14:41:33Z"));
+    assert_eq!(
+        id.earliest_datestamp.as_deref(),
+        Some("2014-02-03T14:41:33Z")
+    );
     assert_eq!(id.deleted_record.as_deref(), Some("no"));
 }
 
 #[test]
 fn doaj_has_100_articles() {
-    let Some(bytes) = data("oai-pmh/doaj_ListRecords_oai_doaj.xml") else { return };
+    let Some(bytes) = data("oai-pmh/doaj_ListRecords_oai_doaj.xml") else {
+        return;
+    };
     let p = parse_list_records(&bytes, "doaj").unwrap();
     let recs = &p.parsed.records;
     assert_eq!(recs.len(), 100);
     assert!(p.parsed.rejected.is_empty());
-    assert!(recs.iter().all(|r| r.open_access == Some(true) && r.journal.is_some() && r.publisher.is_some()));
-    assert!(recs.iter().all(|r| r.published.is_some() && r.url.is_some() && !r.authors.is_empty()));
-    assert_eq!(recs.iter().filter(|r| r.identifiers.doi.is_some()).count(), 7);
-    assert_eq!(recs.iter().filter(|r| r.abstract_text.is_some()).count(), 68);
-    assert_eq!(p.resumption_token.as_deref(), Some("eyJtIjogIm9haV9kb2FqIiwgIm4iOiAxMDB9"));
+    assert!(recs
+        .iter()
+        .all(|r| r.open_access == Some(true) && r.journal.is_some() && r.publisher.is_some()));
+    assert!(recs
+        .iter()
+        .all(|r| r.published.is_some() && r.url.is_some() && !r.authors.is_empty()));
+    assert_eq!(
+        recs.iter().filter(|r| r.identifiers.doi.is_some()).count(),
+        7
+    );
+    assert_eq!(
+        recs.iter().filter(|r| r.abstract_text.is_some()).count(),
+        68
+    );
+    assert_eq!(
+        p.resumption_token.as_deref(),
+        Some("eyJtIjogIm9haV9kb2FqIiwgIm4iOiAxMDB9")
+    );
     assert_eq!(p.complete_list_size, Some(2_460_909));
 
     let r = by_id(&p.parsed, "doaj:84d148928d694848ab183fa142fc18f8");
@@ -169,25 +252,48 @@ fn doaj_has_100_articles() {
         r.title,
         "Authorship and affiliation as an indicator of quality criteria in Web 2.0: The Blogs about the environment."
     );
-    assert_eq!(r.authors, ["Vanessa Esperanza Oller-Arlandis", "Javier Sanz-Valero"]);
-    assert_eq!(r.journal.as_deref(), Some("Jounal of Negative and No Positive Results"));
+    assert_eq!(
+        r.authors,
+        ["Vanessa Esperanza Oller-Arlandis", "Javier Sanz-Valero"]
+    );
+    assert_eq!(
+        r.journal.as_deref(),
+        Some("Jounal of Negative and No Positive Results")
+    );
     assert_eq!(r.identifiers.doi.as_deref(), Some("10.19230/jonnpr.1311"));
     assert_eq!(date(r), "2017-04-01");
     assert_eq!(r.url.as_deref(), Some("http://www.jonnpr.com/pdf/1311.pdf"));
     // Stray separators in DOAJ keywords are trimmed.
     assert_eq!(
         r.keywords,
-        ["Environmen", "Blogs", "Internet", "Web 2.0", "information dissemination", "quality control"]
+        [
+            "Environmen",
+            "Blogs",
+            "Internet",
+            "Web 2.0",
+            "information dissemination",
+            "quality control"
+        ]
     );
-    assert!(r.abstract_text.as_deref().unwrap().starts_with("Aim: To describe content quality"));
+    assert!(r
+        .abstract_text
+        .as_deref()
+        .unwrap()
+        .starts_with("Aim: To describe content quality"));
     let r = by_id(&p.parsed, "doaj:6d69a0884dae4057b3f1863629bcaa85");
-    assert_eq!(r.identifiers.doi.as_deref(), Some("10.5867/medwave.2017.6892"));
+    assert_eq!(
+        r.identifiers.doi.as_deref(),
+        Some("10.5867/medwave.2017.6892")
+    );
     assert_eq!(r.journal.as_deref(), Some("Medwave"));
 }
 
 #[test]
 fn erasmus_dspace_get_record_and_identify() {
-    let (Some(get), Some(id)) = (data("oai-pmh/eur_dspace_GetRecord.xml"), data("oai-pmh/eur_dspace_Identify.xml")) else {
+    let (Some(get), Some(id)) = (
+        data("oai-pmh/eur_dspace_GetRecord.xml"),
+        data("oai-pmh/eur_dspace_Identify.xml"),
+    ) else {
         return;
     };
     let p = parse_list_records(&get, "eur").unwrap();
@@ -200,13 +306,18 @@ fn erasmus_dspace_get_record_and_identify() {
     assert_eq!(date(r), "2003-04-22");
     assert_eq!(r.keywords.len(), 4);
     assert_eq!(r.identifiers.doi, None);
-    assert_eq!(parse_identify(&id).unwrap().granularity, Granularity::Second);
+    assert_eq!(
+        parse_identify(&id).unwrap().granularity,
+        Granularity::Second
+    );
 }
 
 /// Every real OAI-PMH file parses (records) or fails cleanly (other verbs).
 #[test]
 fn every_real_oai_file() {
-    let (Some(top), Some(zenodo)) = (data_dir("oai-pmh"), data_dir("oai-pmh/zenodo")) else { return };
+    let (Some(top), Some(zenodo)) = (data_dir("oai-pmh"), data_dir("oai-pmh/zenodo")) else {
+        return;
+    };
     // (file, records, deleted); None: a response of another verb, which must be refused.
     let expected: &[(&str, Option<(usize, usize)>)] = &[
         ("doaj_ListRecords_oai_doaj.xml", Some((100, 0))),
@@ -233,15 +344,29 @@ fn every_real_oai_file() {
         match expected.iter().find(|(n, _)| *n == name) {
             Some((_, Some((records, deleted)))) => {
                 let p = result.unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert_eq!((p.parsed.records.len(), p.parsed.deleted.len()), (*records, *deleted), "{name}");
-                assert!(p.parsed.rejected.is_empty(), "{name}: {:?}", p.parsed.rejected);
+                assert_eq!(
+                    (p.parsed.records.len(), p.parsed.deleted.len()),
+                    (*records, *deleted),
+                    "{name}"
+                );
+                assert!(
+                    p.parsed.rejected.is_empty(),
+                    "{name}: {:?}",
+                    p.parsed.rejected
+                );
                 checked += 1;
             }
             Some((_, None)) => {
-                assert!(matches!(result, Err(ParseError::Unexpected(_))), "{name}: {result:?}");
+                assert!(
+                    matches!(result, Err(ParseError::Unexpected(_))),
+                    "{name}: {result:?}"
+                );
                 checked += 1;
             }
-            None => eprintln!("note: {name} is not in the expectations; parsed as {:?}", result.map(|p| p.parsed.records.len())),
+            None => eprintln!(
+                "note: {name} is not in the expectations; parsed as {:?}",
+                result.map(|p| p.parsed.records.len())
+            ),
         }
     }
     assert_eq!(checked, expected.len());
@@ -251,22 +376,41 @@ fn every_real_oai_file() {
 fn fixture_chain_maps_dublin_core() {
     let p = parse_list_records(&fixture("oai-pmh/repo_page1.xml"), "repo").unwrap();
     let r = by_id(&p.parsed, "repo:1001");
-    assert_eq!(r.title, "Early warning scores for deteriorating adults on general wards: a systematic review");
+    assert_eq!(
+        r.title,
+        "Early warning scores for deteriorating adults on general wards: a systematic review"
+    );
     assert_eq!(
         r.abstract_text.as_deref(),
         Some("Background: Early warning scores are used across hospital wards. Methods: We searched five databases & trial registers.")
     );
     assert_eq!(r.authors, ["Patel, Priya", "Hughes, Gareth"]);
-    assert_eq!(r.keywords, ["Clinical Deterioration", "Early Warning Score", "Patient Safety"]);
+    assert_eq!(
+        r.keywords,
+        [
+            "Clinical Deterioration",
+            "Early Warning Score",
+            "Patient Safety"
+        ]
+    );
     assert_eq!(r.identifiers.doi.as_deref(), Some("10.5555/ews.2024.001"));
     assert_eq!(r.identifiers.pmid.as_deref(), Some("90000101"));
-    assert_eq!(r.url.as_deref(), Some("https://repository.example.org/handle/123/1001"));
+    assert_eq!(
+        r.url.as_deref(),
+        Some("https://repository.example.org/handle/123/1001")
+    );
     assert_eq!(r.publication_types, ["article", "Systematic Review"]);
     assert_eq!(r.evidence_level, Some(EvidenceLevel::SystematicReview));
     assert_eq!(r.licence.as_deref(), Some("CC BY 4.0"));
-    assert_eq!(r.journal.as_deref(), Some("Journal of Example Nursing Research; Vol 12, No 1 (2024)"));
+    assert_eq!(
+        r.journal.as_deref(),
+        Some("Journal of Example Nursing Research; Vol 12, No 1 (2024)")
+    );
     assert_eq!(date(r), "2024-02-28");
-    assert_eq!(by_id(&p.parsed, "repo:1002").licence.as_deref(), Some("CC BY-NC 4.0"));
+    assert_eq!(
+        by_id(&p.parsed, "repo:1002").licence.as_deref(),
+        Some("CC BY-NC 4.0")
+    );
     let p3 = parse_list_records(&fixture("oai-pmh/repo_page3.xml"), "repo").unwrap();
     assert_eq!(p3.parsed.rejected.len(), 1);
     assert_eq!(p3.parsed.rejected[0].source_id.as_deref(), Some("1007"));
@@ -281,9 +425,15 @@ fn fixture_chain_maps_dublin_core() {
 fn malformed_and_html_documents() {
     let full = fixture("oai-pmh/repo_page1.xml");
     let err = parse_list_records(&truncated(&full, 2000), "repo").unwrap_err();
-    assert!(matches!(err, ParseError::Xml { position, .. } if position > 1900), "{err:?}");
+    assert!(
+        matches!(err, ParseError::Xml { position, .. } if position > 1900),
+        "{err:?}"
+    );
     let err = parse_list_records(HTML_ERROR_PAGE.as_bytes(), "repo").unwrap_err();
-    assert!(matches!(err, ParseError::Unexpected(ref m) if m.contains("html page")), "{err:?}");
+    assert!(
+        matches!(err, ParseError::Unexpected(ref m) if m.contains("html page")),
+        "{err:?}"
+    );
     let err = parse_list_records(b"Service Temporarily Unavailable", "repo").unwrap_err();
     assert!(matches!(err, ParseError::Unexpected(_)), "{err:?}");
 }
@@ -340,7 +490,11 @@ async fn repository() -> MockServer {
 }
 
 fn repo_cfg(server: &MockServer) -> SourceConfig {
-    source("repo", SourceKind::OaiPmh, &format!("{}{OAI}", server.uri()))
+    source(
+        "repo",
+        SourceKind::OaiPmh,
+        &format!("{}{OAI}", server.uri()),
+    )
 }
 
 async fn verbs(server: &MockServer) -> Vec<String> {
@@ -375,7 +529,11 @@ async fn zenodo_chain_across_real_resumption_tokens() {
     mount_list(&server, p1).await;
     mount_token(&server, &t1, p2).await;
     mount_token(&server, &t2, fixture("oai-pmh/zenodo_page3.xml")).await;
-    let mut cfg = source("zenodo", SourceKind::OaiPmh, &format!("{}{OAI}", server.uri()));
+    let mut cfg = source(
+        "zenodo",
+        SourceKind::OaiPmh,
+        &format!("{}{OAI}", server.uri()),
+    );
     cfg.audience = Some(model::Audience::Professional);
 
     let pages = harvest(&cfg, None, false).await;
@@ -394,10 +552,23 @@ async fn zenodo_chain_across_real_resumption_tokens() {
     );
     assert_eq!(pages[1].parsed.deleted, ["zenodo:8433364"]);
     assert!(pages.iter().all(|p| p.total == Some(8_091_628)));
-    assert!(pages[0].url.contains("verb=ListRecords&metadataPrefix=oai_dc"), "{}", pages[0].url);
-    assert!(pages[1].url.contains("resumptionToken="), "{}", pages[1].url);
+    assert!(
+        pages[0]
+            .url
+            .contains("verb=ListRecords&metadataPrefix=oai_dc"),
+        "{}",
+        pages[0].url
+    );
+    assert!(
+        pages[1].url.contains("resumptionToken="),
+        "{}",
+        pages[1].url
+    );
     assert_eq!(pages[0].checkpoint["token"], json!(t1));
-    assert_eq!(pages[0].checkpoint["granularity"], json!("YYYY-MM-DDThh:mm:ssZ"));
+    assert_eq!(
+        pages[0].checkpoint["granularity"],
+        json!("YYYY-MM-DDThh:mm:ssZ")
+    );
     assert_eq!(pages[1].checkpoint["token"], json!(t2));
     // Complete: the next run asks for what changed since this one started, by Zenodo's clock.
     assert_eq!(
@@ -405,13 +576,27 @@ async fn zenodo_chain_across_real_resumption_tokens() {
         json!({"completed": true, "from": "2026-08-13T17:56:48Z", "granularity": "YYYY-MM-DDThh:mm:ssZ", "metadata_prefix": "oai_dc", "ascending": true})
     );
     let last = &pages[2].parsed.records[0];
-    assert_eq!(last.title, "Recognising sepsis on the ward: a teaching session");
+    assert_eq!(
+        last.title,
+        "Recognising sepsis on the ward: a teaching session"
+    );
     assert_eq!(
         last.abstract_text.as_deref(),
         Some("Slides of a teaching session on sepsis recognition for newly qualified nurses.")
     );
-    assert_eq!(pages[2].parsed.records[1].licence.as_deref(), Some("CC0 1.0"));
-    assert_eq!(verbs(&server).await, ["Identify", "ListRecords", &format!("token:{t1}"), &format!("token:{t2}")]);
+    assert_eq!(
+        pages[2].parsed.records[1].licence.as_deref(),
+        Some("CC0 1.0")
+    );
+    assert_eq!(
+        verbs(&server).await,
+        [
+            "Identify",
+            "ListRecords",
+            &format!("token:{t1}"),
+            &format!("token:{t2}")
+        ]
+    );
     // The first list request names the format; the token requests carry only the token.
     let reqs = requests(&server, Some(OAI)).await;
     assert_eq!(param(&reqs[1], "metadataPrefix").as_deref(), Some("oai_dc"));
@@ -426,24 +611,63 @@ async fn four_page_chain_then_an_incremental_harvest() {
     assert_eq!(pages.len(), 4);
     assert_eq!(
         ids(&pages),
-        ["repo:1001", "repo:1002", "repo:1003", "repo:1004", "repo:1005", "repo:1006", "repo:1008", "repo:1009"]
+        [
+            "repo:1001",
+            "repo:1002",
+            "repo:1003",
+            "repo:1004",
+            "repo:1005",
+            "repo:1006",
+            "repo:1008",
+            "repo:1009"
+        ]
     );
-    let deleted: Vec<_> = pages.iter().flat_map(|p| p.parsed.deleted.clone()).collect();
+    let deleted: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.parsed.deleted.clone())
+        .collect();
     assert_eq!(deleted, ["repo:0999"]);
-    let rejected: Vec<_> = pages.iter().flat_map(|p| p.parsed.rejected.clone()).collect();
+    let rejected: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.parsed.rejected.clone())
+        .collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].source_id.as_deref(), Some("1007"));
     assert!(pages.iter().all(|p| p.total == Some(10)));
-    let levels: Vec<_> = pages.iter().flat_map(|p| p.parsed.records.iter().map(|r| r.level())).collect();
+    let levels: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.parsed.records.iter().map(|r| r.level()))
+        .collect();
     use EvidenceLevel::*;
-    assert_eq!(levels, [SystematicReview, Other, Observational, Other, Guideline, Rct, CaseReport, Observational]);
+    assert_eq!(
+        levels,
+        [
+            SystematicReview,
+            Other,
+            Observational,
+            Other,
+            Guideline,
+            Rct,
+            CaseReport,
+            Observational
+        ]
+    );
     assert_eq!(pages[1].checkpoint["last_datestamp"], json!("2024-03-05"));
     assert_eq!(pages[1].checkpoint["ascending"], json!(true));
     let done = last_checkpoint(&pages);
     assert_eq!(done["completed"], json!(true));
     // Day granularity: the next `from` is the day of the first response.
     assert_eq!(done["from"], json!("2024-03-10"));
-    assert_eq!(verbs(&server).await, ["Identify", "ListRecords", "token:tok-1", "token:tok-2", "token:tok-3"]);
+    assert_eq!(
+        verbs(&server).await,
+        [
+            "Identify",
+            "ListRecords",
+            "token:tok-1",
+            "token:tok-2",
+            "token:tok-3"
+        ]
+    );
 
     // The second run asks only for what changed since, and nothing has.
     server.reset().await;
@@ -453,7 +677,10 @@ async fn four_page_chain_then_an_incremental_harvest() {
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].parsed, Parsed::default());
     assert_eq!(again[0].total, Some(0));
-    assert_eq!(verbs(&server).await, ["Identify", "ListRecords from=2024-03-10"]);
+    assert_eq!(
+        verbs(&server).await,
+        ["Identify", "ListRecords from=2024-03-10"]
+    );
     assert_eq!(again[0].checkpoint["from"], json!("2024-03-17"));
 
     // `full` ignores the checkpoint.
@@ -475,7 +702,11 @@ async fn from_set_and_prefix_follow_the_config_and_granularity() {
     let server = MockServer::start().await;
     mount_identify(&server, identify).await;
     mount_list(&server, list).await;
-    let mut cfg = source("zenodo", SourceKind::OaiPmh, &format!("{}{OAI}", server.uri()));
+    let mut cfg = source(
+        "zenodo",
+        SourceKind::OaiPmh,
+        &format!("{}{OAI}", server.uri()),
+    );
     cfg.from = Some("2026-04-01".into());
     cfg.set = Some("user-example-nursing".into());
     let mut h = OaiPmhHarvester::new(&cfg, None, false).unwrap();
@@ -492,7 +723,10 @@ async fn from_set_and_prefix_follow_the_config_and_granularity() {
 
     let mut bad = cfg.clone();
     bad.from = Some("1 April 2026".into());
-    assert!(matches!(OaiPmhHarvester::new(&bad, None, false), Err(HarvestError::Config { .. })));
+    assert!(matches!(
+        OaiPmhHarvester::new(&bad, None, false),
+        Err(HarvestError::Config { .. })
+    ));
 }
 
 #[tokio::test]
@@ -520,16 +754,29 @@ async fn bad_resumption_token_relists_from_the_last_datestamp() {
         .await;
     mount_list(&server, fixture("oai-pmh/repo_page1.xml")).await;
     mount_token(&server, "tok-1", fixture("oai-pmh/repo_page2.xml")).await;
-    mount_token(&server, "tok-2", fixture("oai-pmh/bad_resumption_token.xml")).await;
+    mount_token(
+        &server,
+        "tok-2",
+        fixture("oai-pmh/bad_resumption_token.xml"),
+    )
+    .await;
 
     let pages = harvest(&repo_cfg(&server), None, false).await;
     assert_eq!(pages.len(), 3);
     assert_eq!(
         verbs(&server).await,
-        ["Identify", "ListRecords", "token:tok-1", "token:tok-2", "ListRecords from=2024-03-05"]
+        [
+            "Identify",
+            "ListRecords",
+            "token:tok-1",
+            "token:tok-2",
+            "ListRecords from=2024-03-05"
+        ]
     );
     let all: HashSet<_> = ids(&pages).into_iter().collect();
-    for n in ["1001", "1002", "1003", "1004", "1005", "1006", "1008", "1009"] {
+    for n in [
+        "1001", "1002", "1003", "1004", "1005", "1006", "1008", "1009",
+    ] {
         assert!(all.contains(&format!("repo:{n}")), "{n} missing");
     }
     // The relisted page's records are handed out under the page that failed.
@@ -562,7 +809,11 @@ async fn bad_resumption_token_without_datestamp_order_relists_from_the_start() {
         .await;
     mount_token(&server, &t1, p2).await;
     mount_token(&server, &t2, fixture("oai-pmh/zenodo_page3.xml")).await;
-    let mut cfg = source("zenodo", SourceKind::OaiPmh, &format!("{}{OAI}", server.uri()));
+    let mut cfg = source(
+        "zenodo",
+        SourceKind::OaiPmh,
+        &format!("{}{OAI}", server.uri()),
+    );
     cfg.from = Some("2023-10-01".into());
 
     let pages = harvest(&cfg, None, false).await;
@@ -589,13 +840,20 @@ async fn a_token_that_stays_bad_ends_in_a_protocol_error() {
     let server = MockServer::start().await;
     mount_identify(&server, fixture("oai-pmh/identify_day.xml")).await;
     mount_list(&server, fixture("oai-pmh/repo_page1.xml")).await;
-    mount_token(&server, "tok-1", fixture("oai-pmh/bad_resumption_token.xml")).await;
+    mount_token(
+        &server,
+        "tok-1",
+        fixture("oai-pmh/bad_resumption_token.xml"),
+    )
+    .await;
     let mut c = Connector::new(&repo_cfg(&server), None, false).unwrap();
     let (pages, err) = drain(&mut c, &fetcher()).await;
     // The first page, then three relists, then the fourth rejection is final.
     assert_eq!(pages.len(), 4);
     match err {
-        Some(HarvestError::Protocol { code, source_name, .. }) => {
+        Some(HarvestError::Protocol {
+            code, source_name, ..
+        }) => {
             assert_eq!(code, "badResumptionToken");
             assert_eq!(source_name, "repo");
         }
@@ -621,8 +879,14 @@ async fn other_oai_errors_are_protocol_errors() {
     let mut c = Connector::new(&cfg, None, false).unwrap();
     let err = c.next_page(&fetcher()).await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, HarvestError::Protocol { ref code, .. } if code == "cannotDisseminateFormat"), "{err:?}");
-    assert!(text.contains("repo") && text.contains("metadataPrefix=mods"), "{text}");
+    assert!(
+        matches!(err, HarvestError::Protocol { ref code, .. } if code == "cannotDisseminateFormat"),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("repo") && text.contains("metadataPrefix=mods"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -634,7 +898,10 @@ async fn the_same_token_twice_is_a_protocol_error() {
     let mut c = Connector::new(&repo_cfg(&server), None, false).unwrap();
     let (pages, err) = drain(&mut c, &fetcher()).await;
     assert_eq!(pages.len(), 1);
-    assert!(matches!(err, Some(HarvestError::Protocol { ref code, .. }) if code == "repeatedResumptionToken"), "{err:?}");
+    assert!(
+        matches!(err, Some(HarvestError::Protocol { ref code, .. }) if code == "repeatedResumptionToken"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -642,7 +909,12 @@ async fn a_truncated_page_fails_after_the_earlier_pages_were_returned() {
     let server = MockServer::start().await;
     mount_identify(&server, fixture("oai-pmh/identify_day.xml")).await;
     mount_list(&server, fixture("oai-pmh/repo_page1.xml")).await;
-    mount_token(&server, "tok-1", truncated(&fixture("oai-pmh/repo_page2.xml"), 1500)).await;
+    mount_token(
+        &server,
+        "tok-1",
+        truncated(&fixture("oai-pmh/repo_page2.xml"), 1500),
+    )
+    .await;
     let mut c = Connector::new(&repo_cfg(&server), None, false).unwrap();
     let (pages, err) = drain(&mut c, &fetcher()).await;
     assert_eq!(pages.len(), 1);
@@ -650,9 +922,21 @@ async fn a_truncated_page_fails_after_the_earlier_pages_were_returned() {
     let err = err.unwrap();
     let text = err.to_string();
     assert!(text.contains("source repo"), "{text}");
-    assert!(text.contains(&format!("{}{OAI}?verb=ListRecords&resumptionToken=tok-1", server.uri())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{}{OAI}?verb=ListRecords&resumptionToken=tok-1",
+            server.uri()
+        )),
+        "{text}"
+    );
     assert!(text.contains("malformed xml at byte"), "{text}");
-    assert!(matches!(err, HarvestError::Parse { error: ParseError::Xml { .. }, .. }));
+    assert!(matches!(
+        err,
+        HarvestError::Parse {
+            error: ParseError::Xml { .. },
+            ..
+        }
+    ));
     // The stored checkpoint still points at the failed page.
     assert_eq!(pages[0].checkpoint["token"], json!("tok-1"));
 }
@@ -696,7 +980,14 @@ async fn resumes_after_a_crash_at_the_next_page() {
     let after = &requests(&server2, Some(OAI)).await[before..];
     // Neither Identify (the granularity is in the checkpoint) nor page 1 again.
     let tokens: Vec<_> = after.iter().map(|r| param(r, "resumptionToken")).collect();
-    assert_eq!(tokens, [Some("tok-1".into()), Some("tok-2".into()), Some("tok-3".into())]);
+    assert_eq!(
+        tokens,
+        [
+            Some("tok-1".into()),
+            Some("tok-2".into()),
+            Some("tok-3".into())
+        ]
+    );
     let mut resumed = ids(std::slice::from_ref(&page1));
     resumed.extend(ids(&rest));
     assert_eq!(resumed, full);
@@ -714,16 +1005,43 @@ async fn a_changed_metadata_prefix_starts_over() {
     h.next_page(&fetcher()).await.unwrap();
     assert_eq!(verbs(&server).await, ["Identify", "ListRecords"]);
     let reqs = requests(&server, Some(OAI)).await;
-    assert_eq!(param(&reqs[1], "metadataPrefix").as_deref(), Some("oai_doaj"));
+    assert_eq!(
+        param(&reqs[1], "metadataPrefix").as_deref(),
+        Some("oai_doaj")
+    );
     // Same prefix: the token is used.
     let mut h = OaiPmhHarvester::new(&cfg, Some(&cp), false).unwrap();
     h.next_page(&fetcher()).await.unwrap();
-    assert_eq!(verbs(&server).await.last().map(String::as_str), Some("token:tok-2"));
-    assert!(OaiPmhHarvester::new(&cfg, Some(&json!({"metadata_prefix": "oai_dc"})), false).is_err());
+    assert_eq!(
+        verbs(&server).await.last().map(String::as_str),
+        Some("token:tok-2")
+    );
+    assert!(
+        OaiPmhHarvester::new(&cfg, Some(&json!({"metadata_prefix": "oai_dc"})), false).is_err()
+    );
 }
 
 #[test]
 fn local_ids_of_oai_identifiers() {
     assert_eq!(oai_pmh::local_id("oai:zenodo.org:8435696"), "8435696");
     assert_eq!(oai_pmh::local_id("hdl:1765/315"), "hdl:1765/315");
+}
+
+#[test]
+fn truncated_or_corrupted_documents_never_panic() {
+    for f in [
+        "oai-pmh/repo_page1.xml",
+        "oai-pmh/zenodo_page3.xml",
+        "oai-pmh/identify_day.xml",
+    ] {
+        let bytes = fixture(f);
+        never_panics(&bytes, |b| parse_list_records(b, "s"));
+        never_panics(&bytes, parse_identify);
+    }
+    if let Some(doaj) = data("oai-pmh/doaj_ListRecords_oai_doaj.xml") {
+        never_panics(&doaj, |b| parse_list_records(b, "s"));
+    }
+    if let Some(dc) = data("oai-pmh/zenodo/ListRecords_datacite_page1.xml") {
+        never_panics(&dc, |b| parse_list_records(b, "s"));
+    }
 }

@@ -88,7 +88,11 @@ mod tests {
 /// How much metadata a record carries; the richest record of a duplicate group represents it.
 pub fn richness(r: &Record) -> u32 {
     let mut s = 0u32;
-    s += r.abstract_text.as_ref().map(|a| 10 + (a.len() / 200) as u32).unwrap_or(0);
+    s += r
+        .abstract_text
+        .as_ref()
+        .map(|a| 10 + (a.len() / 200) as u32)
+        .unwrap_or(0);
     s += 3 * r.mesh_terms.len().min(10) as u32;
     s += 2 * r.identifiers.iter().count() as u32;
     s += r.publication_types.len().min(5) as u32;
@@ -116,7 +120,9 @@ pub fn merge(into: &mut Record, dup: &Record) {
             }
         }
     }
-    if into.abstract_text.as_ref().map_or(0, |a| a.len()) < dup.abstract_text.as_ref().map_or(0, |a| a.len()) {
+    if into.abstract_text.as_ref().map_or(0, |a| a.len())
+        < dup.abstract_text.as_ref().map_or(0, |a| a.len())
+    {
         into.abstract_text.clone_from(&dup.abstract_text);
     }
     if into.authors.is_empty() {
@@ -126,7 +132,9 @@ pub fn merge(into: &mut Record, dup: &Record) {
     fill(&mut into.publisher, &dup.publisher);
     match (into.published, dup.published) {
         (None, d) => into.published = d,
-        (Some(a), Some(b)) if a.year == b.year && a.month.is_none() && b.month.is_some() => into.published = Some(b),
+        (Some(a), Some(b)) if a.year == b.year && a.month.is_none() && b.month.is_some() => {
+            into.published = Some(b)
+        }
         _ => {}
     }
     into.identifiers.fill_from(&dup.identifiers);
@@ -149,7 +157,9 @@ pub fn merge(into: &mut Record, dup: &Record) {
     // an unclassified copy never overrides a classified one.
     match (into.evidence_level, dup.evidence_level) {
         (None, b) => into.evidence_level = b,
-        (Some(a), Some(b)) if b < a && b != crate::EvidenceLevel::Other => into.evidence_level = Some(b),
+        (Some(a), Some(b)) if b < a && b != crate::EvidenceLevel::Other => {
+            into.evidence_level = Some(b)
+        }
         _ => {}
     }
     if !into.merged_from.contains(&dup.id) && dup.id != into.id {
@@ -169,13 +179,23 @@ mod merge_tests {
 
     #[test]
     fn merge_keeps_richest_and_lists_sources() {
-        let mut pm = Record::new("pubmed", "31978945", "A novel coronavirus from patients with pneumonia in China, 2019");
+        let mut pm = Record::new(
+            "pubmed",
+            "31978945",
+            "A novel coronavirus from patients with pneumonia in China, 2019",
+        );
         pm.identifiers.pmid = Some("31978945".into());
         pm.identifiers.doi = Some("10.1056/nejmoa2001017".into());
         pm.mesh_terms = vec!["Pneumonia, Viral".into()];
-        let mut epmc = Record::new("europepmc", "MED:31978945", "A Novel Coronavirus from Patients with Pneumonia in China, 2019.");
+        let mut epmc = Record::new(
+            "europepmc",
+            "MED:31978945",
+            "A Novel Coronavirus from Patients with Pneumonia in China, 2019.",
+        );
         epmc.identifiers.pmcid = Some("PMC7092803".into());
-        epmc.abstract_text = Some("In December 2019, a cluster of patients with pneumonia of unknown cause...".into());
+        epmc.abstract_text = Some(
+            "In December 2019, a cluster of patients with pneumonia of unknown cause...".into(),
+        );
         epmc.open_access = Some(true);
         epmc.retracted = false;
         epmc.evidence_level = Some(EvidenceLevel::Observational);
@@ -186,10 +206,16 @@ mod merge_tests {
         assert_eq!(pm.open_access, Some(true));
         assert_eq!(pm.merged_from, vec!["europepmc:MED:31978945".to_string()]);
         assert_eq!(pm.evidence_level, Some(EvidenceLevel::Observational));
-        assert_eq!(fingerprint(&pm).map(|f| f.split('|').next().map(str::to_string)), fingerprint(&epmc).map(|f| f.split('|').next().map(str::to_string)));
+        assert_eq!(
+            fingerprint(&pm).map(|f| f.split('|').next().map(str::to_string)),
+            fingerprint(&epmc).map(|f| f.split('|').next().map(str::to_string))
+        );
         let mut retracted = epmc.clone();
         retracted.retracted = true;
         merge(&mut pm, &retracted);
-        assert!(pm.retracted, "a retraction in any copy marks the merged record");
+        assert!(
+            pm.retracted,
+            "a retraction in any copy marks the merged record"
+        );
     }
 }

@@ -207,7 +207,7 @@ pub fn classify_title(title: &str) -> Option<EvidenceLevel> {
         "cochrane review",
     ]) {
         Some(SystematicReview)
-    } else if has(&[
+    } else if (has(&[
         "randomised controlled",
         "randomized controlled",
         "randomised trial",
@@ -216,8 +216,8 @@ pub fn classify_title(title: &str) -> Option<EvidenceLevel> {
         "randomized clinical trial",
         "randomised, ",
         "randomized, ",
-        "rct",
-    ]) && !has(&["protocol for", "study protocol"])
+    ]) || t.split(|c: char| !c.is_alphanumeric()).any(|w| w == "rct"))
+        && !has(&["protocol for", "study protocol"])
     {
         Some(Rct)
     } else if has(&[
@@ -302,6 +302,9 @@ mod tests {
             Some(CaseReport),
         );
         check(&[], "Air embolism after lung biopsy", None);
+        // Regression: "rct" must be a word, not part of "BRCT" (Europe PMC record 20516115).
+        check(&[], "Structural basis of the BRCT domain of BRCA1", None);
+        check(&[], "An RCT of statins in the elderly", Some(Rct));
     }
 
     #[test]

@@ -108,7 +108,10 @@ pub fn normalise_doi(s: &str) -> Option<String> {
         "doi:",
         "DOI:",
     ] {
-        if let Some(head) = t.get(..prefix.len()).filter(|h| h.eq_ignore_ascii_case(prefix)) {
+        if let Some(head) = t
+            .get(..prefix.len())
+            .filter(|h| h.eq_ignore_ascii_case(prefix))
+        {
             t = t[head.len()..].trim();
         }
     }

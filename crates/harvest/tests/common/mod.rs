@@ -34,7 +34,11 @@ pub fn data_dir(rel: &str) -> Option<Vec<PathBuf>> {
         eprintln!("skipping: shared data folder {} is absent", dir.display());
         return None;
     };
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     Some(files)
 }
@@ -77,7 +81,11 @@ pub async fn drain(c: &mut Connector, f: &Fetcher) -> (Vec<Page>, Option<Harvest
 }
 
 /// Runs a harvest that must succeed.
-pub async fn harvest(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>, full: bool) -> Vec<Page> {
+pub async fn harvest(
+    cfg: &SourceConfig,
+    checkpoint: Option<&serde_json::Value>,
+    full: bool,
+) -> Vec<Page> {
     let mut c = Connector::new(cfg, checkpoint, full).unwrap();
     let (pages, err) = drain(&mut c, &fetcher()).await;
     if let Some(e) = err {
@@ -90,7 +98,10 @@ pub async fn harvest(cfg: &SourceConfig, checkpoint: Option<&serde_json::Value>,
 
 /// Record ids of all pages, in order.
 pub fn ids(pages: &[Page]) -> Vec<String> {
-    pages.iter().flat_map(|p| p.parsed.records.iter().map(|r| r.id.clone())).collect()
+    pages
+        .iter()
+        .flat_map(|p| p.parsed.records.iter().map(|r| r.id.clone()))
+        .collect()
 }
 
 /// The requests the server received (optionally only those for one path).
@@ -106,12 +117,18 @@ pub async fn requests(server: &MockServer, path: Option<&str>) -> Vec<Request> {
 
 /// A query parameter of a request.
 pub fn param(r: &Request, key: &str) -> Option<String> {
-    r.url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+    r.url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The last page's checkpoint.
 pub fn last_checkpoint(pages: &[Page]) -> serde_json::Value {
-    pages.last().map(|p| p.checkpoint.clone()).unwrap_or_default()
+    pages
+        .last()
+        .map(|p| p.checkpoint.clone())
+        .unwrap_or_default()
 }
 
 /// An HTML error page, as proxies and overloaded servers send with status 200.
@@ -120,4 +137,20 @@ pub const HTML_ERROR_PAGE: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"
 /// The first `n` bytes of a body: a response cut off mid-way.
 pub fn truncated(bytes: &[u8], n: usize) -> Vec<u8> {
     bytes[..n.min(bytes.len())].to_vec()
+}
+
+/// Runs `parse` on many truncations and single-byte corruptions of `bytes`: it may fail, never panic.
+pub fn never_panics<T, E>(bytes: &[u8], parse: impl Fn(&[u8]) -> Result<T, E>) {
+    let step = (bytes.len() / 150).max(1);
+    for cut in (0..bytes.len()).step_by(step) {
+        let _ = parse(&bytes[..cut]);
+        let mut flipped = bytes.to_vec();
+        flipped[cut] = match flipped[cut] {
+            b'<' => b'>',
+            b'"' => b'{',
+            b'&' => b'<',
+            _ => b'<',
+        };
+        let _ = parse(&flipped);
+    }
 }
