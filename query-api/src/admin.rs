@@ -50,17 +50,31 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
     next.run(req).await
 }
 
+/// The body of `POST /api/v1/admin/jobs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JobBody {
+pub struct JobBody {
+    /// `harvest` or `reindex`.
     kind: String,
+    /// Sources to harvest; all configured when absent.
     #[serde(default)]
     sources: Option<Vec<String>>,
+    /// Start harvests over and rebuild in full.
     #[serde(default)]
     full: Option<bool>,
 }
 
-async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody>, JsonRejection>) -> Result<Response, ApiError> {
+/// Start a harvest or reindex job.
+#[utoipa::path(post, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
+    request_body(content = Object, description = "{\"kind\": \"harvest\" | \"reindex\", \"sources\": [names]?, \"full\": bool?}"),
+    responses(
+        (status = 202, description = "Queued; poll the job's url", body = Object),
+        (status = 400, description = "Malformed body, unknown kind or source", body = crate::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = crate::error::ErrorBody),
+        (status = 403, description = "Admin API disabled (no EVIDENCE_ADMIN_TOKEN)", body = crate::error::ErrorBody),
+        (status = 409, description = "The same job is already queued or running", body = crate::error::ErrorBody),
+    ))]
+pub async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody>, JsonRejection>) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(ApiCode::InvalidBody, format!("invalid job body: {}", e.body_text())))?;
     let kind = match body.kind.as_str() {
         "harvest" => JobKind::Harvest,
@@ -114,19 +128,31 @@ async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody>, J
     }
 }
 
-async fn list_jobs(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Recent jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "{\"jobs\": [...]}", body = Object), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn list_jobs(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let jobs = state.jobs().list(100).map_err(ApiError::internal)?;
     Ok(Json(json!({ "jobs": jobs })))
 }
 
-async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// One job: state (queued, running, succeeded, failed, cancelled, interrupted), progress (phase,
+/// done, total, rate), counts (added, updated, deleted, failed), errors and timings.
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     match state.jobs().get(&id).map_err(ApiError::internal)? {
         Some(j) => Ok(Json(j)),
         None => Err(ApiError::new(ApiCode::NotFound, format!("no job {id:?}"))),
     }
 }
 
-async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Cancel a queued or running job (checked between pages and batches; a cancelled build never goes live).
+#[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 202, body = Object), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Already finished", body = crate::error::ErrorBody)))]
+pub async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     match state.jobs().cancel(&id).map_err(ApiError::internal)? {
         Some(true) => Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "state": "cancelling"}))).into_response()),
         Some(false) => Err(ApiError::new(ApiCode::Conflict, format!("job {id:?} has already finished"))),
@@ -134,7 +160,10 @@ async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Re
     }
 }
 
-async fn sources(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Configured sources with their record counts and last harvest.
+#[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn sources(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let st = state.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, String> {
         let counts = st.store().count_by_source().map_err(|e| e.to_string())?;
@@ -173,7 +202,10 @@ fn dir_size(p: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Index size, documents per source and evidence level, live generation, top and zero-result queries.
+#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 401, body = crate::error::ErrorBody)))]
+pub async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let live = state.live()?;
     let st = state.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<Value, String> {

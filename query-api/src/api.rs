@@ -178,6 +178,19 @@ pub async fn run_search(
         .map_err(ApiError::from)
 }
 
+/// The filters of a search as JSON, for the query log.
+pub fn filters_json(f: &search::Filters) -> serde_json::Value {
+    serde_json::json!({
+        "evidence_level": f.evidence_levels.iter().map(|l| l.as_str()).collect::<Vec<_>>(),
+        "year_from": f.year_from,
+        "year_to": f.year_to,
+        "source": f.sources,
+        "audience": f.audience.map(|a| a.as_str()),
+        "open_access": f.open_access,
+        "reading_grade_max": f.max_reading_grade,
+    })
+}
+
 /// Search the evidence.
 #[utoipa::path(
     get,
@@ -210,6 +223,14 @@ pub async fn search(
     let p = SearchParams::parse(&pairs(q)?)?;
     let res = run_search(&state, &p).await?;
     let notices = notices(res.hits.iter().map(|h| &h.record));
+    if p.page == 1 {
+        state.querylog().log(crate::querylog::Entry {
+            q: p.q.clone(),
+            filters: filters_json(&p.filters),
+            total: res.total,
+            took_ms: started.elapsed().as_millis() as u64,
+        });
+    }
     Ok(Json(SearchResponse {
         query: res.query,
         total: res.total,

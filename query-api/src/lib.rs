@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod jobs;
 pub mod params;
+pub mod querylog;
 pub mod state;
 pub mod web;
 
@@ -37,16 +38,39 @@ pub use crate::state::AppState;
         title = "Evidence search API",
         description = "Ranked, evidence-graded search over harvested health literature, guidelines and trials."
     ),
-    paths(api::search, api::record, api::healthz, api::readyz),
+    paths(
+        api::search, api::record, api::healthz, api::readyz,
+        admin::create_job, admin::list_jobs, admin::get_job, admin::cancel_job, admin::sources, admin::stats
+    ),
     components(schemas(
         api::SearchResponse,
         api::HitOut,
         api::RecordResponse,
         error::ErrorBody,
         error::ErrorDetail
-    ))
+    )),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the admin API's bearer-token security scheme.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("the EVIDENCE_ADMIN_TOKEN of the server"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

@@ -28,6 +28,7 @@ struct Inner {
     store: Arc<store::Store>,
     admin_token: Option<String>,
     jobs: std::sync::OnceLock<crate::jobs::Jobs>,
+    querylog: std::sync::OnceLock<crate::querylog::QueryLog>,
 }
 
 /// Cheaply cloneable handle to the server state.
@@ -54,6 +55,7 @@ impl AppState {
             store,
             admin_token,
             jobs: std::sync::OnceLock::new(),
+            querylog: std::sync::OnceLock::new(),
         })))
     }
 
@@ -65,6 +67,11 @@ impl AppState {
     /// The admin bearer token, when the admin API is enabled.
     pub fn admin_token(&self) -> Option<&str> {
         self.0.admin_token.as_deref()
+    }
+
+    /// The query log writer, started on first use (on the current tokio runtime).
+    pub fn querylog(&self) -> &crate::querylog::QueryLog {
+        self.0.querylog.get_or_init(|| crate::querylog::QueryLog::start(Arc::clone(&self.0.store)))
     }
 
     /// The job runner, started on first use (on the current tokio runtime).

@@ -242,3 +242,30 @@ async fn restart_finds_interrupted_job_and_old_generation_serving() {
     let job = wait_done(&router, v["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_feed_staff_analytics_without_personal_data() {
+    let server = pubmed(fixture("harvest/pubmed/efetch_mixed.xml"), 8, Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (router, _) = app_with(&server, dir.path(), Some(TOKEN)).await;
+    for q in ["asthma", "Asthma ", "asthma", "zzzqqqxxx", "call 0123 456 7890 about asthma"] {
+        let (s, _) = get(&router, &format!("/api/v1/search?q={}", crate::common::enc(q))).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, v) = send(&router, "GET", "/api/v1/admin/stats", Some(TOKEN), None).await;
+        let logged: u64 = v["queries"]["top"].as_array().map(|a| a.iter().map(|p| p[1].as_u64().unwrap_or(0)).sum()).unwrap_or(0);
+        if logged >= 5 {
+            stats = v;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let top = &stats["queries"]["top"];
+    assert_eq!(top[0][0], "asthma", "{stats}");
+    assert_eq!(top[0][1], 3, "queries are normalised before counting: {stats}");
+    let zero = stats["queries"]["zero_results"].to_string();
+    assert!(zero.contains("zzzqqqxxx"), "{zero}");
+    assert!(!stats.to_string().contains("0123 456 7890"), "phone-like numbers are masked");
+}
