@@ -70,6 +70,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure relevance on a BEIR-layout folder: nDCG@10, recall@100, MRR@10.
+    Eval {
+        /// The BEIR folder (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`).
+        #[arg(long)]
+        beir: PathBuf,
+        /// The judgement split.
+        #[arg(long, default_value = "dev")]
+        split: String,
+        /// Print one JSON object `{"ndcg@10", "recall@100", "mrr@10", "queries"}`.
+        #[arg(long)]
+        json: bool,
+        /// Write a TREC run file (`qid Q0 docid rank score tag`).
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Plain BM25 over the same fields (no priors, no expansion), for the baseline.
+        #[arg(long)]
+        baseline: bool,
+        /// NLM MeSH descriptor XML whose entry terms expand queries.
+        #[arg(long)]
+        mesh: Option<PathBuf>,
+    },
     /// Recent jobs and harvests.
     Jobs {
         /// How many to show.
@@ -299,6 +320,38 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 println!("{out}");
             } else {
                 println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+        }
+        Command::Eval {
+            beir,
+            split,
+            json,
+            run,
+            baseline,
+            mesh,
+        } => {
+            let mut opts = indexer::eval::EvalOptions::new(&beir, &split);
+            opts.run_file = run;
+            opts.params = if baseline {
+                search::RankingParams::plain_bm25()
+            } else {
+                config.ranking.clone()
+            };
+            if let Some(m) = mesh {
+                opts.thesaurus = Some(indexer::mesh::load_thesaurus(&m).with_context(|| format!("reading MeSH descriptors {}", m.display()))?);
+            }
+            let report = indexer::eval::evaluate(&opts).with_context(|| format!("evaluating {}", beir.display()))?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} {split}: nDCG@10 {:.4}  recall@100 {:.4}  MRR@10 {:.4}  ({} queries)",
+                    beir.display(),
+                    report.ndcg_at_10,
+                    report.recall_at_100,
+                    report.mrr_at_10,
+                    report.queries
+                );
             }
         }
         Command::Jobs { limit } => {
