@@ -7,9 +7,15 @@ use search::RankingParams;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| "../shared/data/beir/nfcorpus".into());
+    let dir = args
+        .next()
+        .unwrap_or_else(|| "../shared/data/beir/nfcorpus".into());
     let t = std::time::Instant::now();
-    let mut set = BeirSet::load(std::path::Path::new(&dir), "dev", indexer::eval::EVAL_MEMORY_BYTES)?;
+    let mut set = BeirSet::load(
+        std::path::Path::new(&dir),
+        "dev",
+        indexer::eval::EVAL_MEMORY_BYTES,
+    )?;
     eprintln!("indexed {} docs in {:?}", set.num_docs(), t.elapsed());
     let mut settings: Vec<String> = args.collect();
     if settings.is_empty() {
@@ -29,7 +35,11 @@ fn main() -> anyhow::Result<()> {
         }
         let p: RankingParams = serde_json::from_value(v)?;
         let t = std::time::Instant::now();
-        let r = set.evaluate(&p, None)?;
+        let thesaurus = match std::env::var("MESH_XML") {
+            Ok(path) => Some(indexer::mesh::load_thesaurus(std::path::Path::new(&path))?),
+            Err(_) => None,
+        };
+        let r = set.evaluate(&p, thesaurus.as_ref())?;
         println!(
             "{:<60} ndcg@10 {:.4}  recall@100 {:.4}  mrr@10 {:.4}  q {}  ({:.1}s)",
             s,

@@ -265,7 +265,11 @@ pub fn score_runs(runs: &BTreeMap<String, Ranking>, qrels: &Qrels) -> EvalReport
 }
 
 /// Writes rankings as a TREC run file: `qid Q0 docid rank score tag`, ranks from 1.
-pub fn write_run(path: &Path, runs: &BTreeMap<String, Ranking>, tag: &str) -> Result<(), EvalError> {
+pub fn write_run(
+    path: &Path,
+    runs: &BTreeMap<String, Ranking>,
+    tag: &str,
+) -> Result<(), EvalError> {
     let err = |e| EvalError::Io(path.display().to_string(), e);
     let file = std::fs::File::create(path).map_err(err)?;
     let mut w = std::io::BufWriter::new(file);

@@ -37,7 +37,12 @@ impl SourceReport {
 }
 
 /// Harvests one source into the store. Never fails as a whole: errors end up in the report.
-pub async fn harvest_source(store: Arc<Store>, cfg: &SourceConfig, full: bool, progress: &Progress) -> SourceReport {
+pub async fn harvest_source(
+    store: Arc<Store>,
+    cfg: &SourceConfig,
+    full: bool,
+    progress: &Progress,
+) -> SourceReport {
     let started = Instant::now();
     let mut report = SourceReport {
         source: cfg.name.clone(),
@@ -57,14 +62,22 @@ pub async fn harvest_source(store: Arc<Store>, cfg: &SourceConfig, full: bool, p
     report
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, store::StoreError> + Send + 'static) -> Result<T, String> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, store::StoreError> + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| format!("store task failed: {e}"))?
         .map_err(|e| format!("store: {e}"))
 }
 
-async fn run(store: Arc<Store>, cfg: &SourceConfig, full: bool, progress: &Progress, report: &mut SourceReport) -> Result<(), String> {
+async fn run(
+    store: Arc<Store>,
+    cfg: &SourceConfig,
+    full: bool,
+    progress: &Progress,
+    report: &mut SourceReport,
+) -> Result<(), String> {
     let name = cfg.name.clone();
     if full {
         let (s, n) = (Arc::clone(&store), name.clone());
@@ -72,7 +85,8 @@ async fn run(store: Arc<Store>, cfg: &SourceConfig, full: bool, progress: &Progr
     }
     let (s, n) = (Arc::clone(&store), name.clone());
     let checkpoint = blocking(move || s.checkpoint(&n)).await?;
-    let mut connector = Connector::new(cfg, checkpoint.as_ref(), full).map_err(|e| e.to_string())?;
+    let mut connector =
+        Connector::new(cfg, checkpoint.as_ref(), full).map_err(|e| e.to_string())?;
     let fetcher = fetcher_for(cfg).map_err(|e| e.to_string())?;
     let (s, n) = (Arc::clone(&store), name.clone());
     let harvest_id = blocking(move || s.start_harvest(&n)).await?;
@@ -109,7 +123,12 @@ async fn run(store: Arc<Store>, cfg: &SourceConfig, full: bool, progress: &Progr
         }
     }
     .await;
-    let (s, st, rj, err) = (Arc::clone(&store), report.stats.clone(), report.rejected, outcome.clone().err());
+    let (s, st, rj, err) = (
+        Arc::clone(&store),
+        report.stats.clone(),
+        report.rejected,
+        outcome.clone().err(),
+    );
     blocking(move || s.finish_harvest(harvest_id, &st, rj, err.as_deref())).await?;
     outcome
 }

@@ -37,7 +37,10 @@ fn source_err(e: impl std::fmt::Display) -> BuildError {
 
 /// The store sequence the live index reflects, if it was built from the store.
 pub fn indexed_seq(store: &Store) -> Result<Option<i64>, BuildError> {
-    Ok(store.get_meta(META_INDEXED_SEQ).map_err(source_err)?.and_then(|s| s.parse().ok()))
+    Ok(store
+        .get_meta(META_INDEXED_SEQ)
+        .map_err(source_err)?
+        .and_then(|s| s.parse().ok()))
 }
 
 /// Applies every change after the indexed sequence to `index` and records the new sequence.
@@ -56,32 +59,36 @@ pub fn apply_changes(
     progress.phase("index changes", 0);
     let mut builder = index.builder(memory_bytes)?;
     let mut failure: Option<BuildError> = None;
-    let last = store.changes_since(since, batch, |changes: Vec<Change>| -> Result<(), store::StoreError> {
-        if progress.is_cancelled() {
-            failure = Some(BuildError::Cancelled);
-            return Err(store::StoreError::Corrupt {
-                what: "incremental".into(),
-                message: "cancelled".into(),
-            });
-        }
-        match apply_batch(index, store, &mut builder, &changes) {
-            Ok((up, del)) => {
-                report.changes += changes.len() as u64;
-                report.upserted += up;
-                report.deleted += del;
-                progress.advance(changes.len() as u64);
-                Ok(())
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                failure = Some(e);
-                Err(store::StoreError::Corrupt {
+    let last = store.changes_since(
+        since,
+        batch,
+        |changes: Vec<Change>| -> Result<(), store::StoreError> {
+            if progress.is_cancelled() {
+                failure = Some(BuildError::Cancelled);
+                return Err(store::StoreError::Corrupt {
                     what: "incremental".into(),
-                    message: msg,
-                })
+                    message: "cancelled".into(),
+                });
             }
-        }
-    });
+            match apply_batch(index, store, &mut builder, &changes) {
+                Ok((up, del)) => {
+                    report.changes += changes.len() as u64;
+                    report.upserted += up;
+                    report.deleted += del;
+                    progress.advance(changes.len() as u64);
+                    Ok(())
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    failure = Some(e);
+                    Err(store::StoreError::Corrupt {
+                        what: "incremental".into(),
+                        message: msg,
+                    })
+                }
+            }
+        },
+    );
     if let Some(e) = failure {
         builder.rollback()?;
         return Err(e);
@@ -89,7 +96,9 @@ pub fn apply_changes(
     let last = last.map_err(source_err)?;
     builder.commit()?;
     index.reload()?;
-    store.set_meta(META_INDEXED_SEQ, &last.max(since).to_string()).map_err(source_err)?;
+    store
+        .set_meta(META_INDEXED_SEQ, &last.max(since).to_string())
+        .map_err(source_err)?;
     report.seq = last.max(since);
     Ok(report)
 }
@@ -133,8 +142,13 @@ fn apply_batch(
             live.push(r);
         }
     }
-    let plan = DedupPlan::from_keys(live.iter().map(|r| (r.id.clone(), dedup::keys(r), dedup::richness(r))).collect());
-    let by_id: std::collections::HashMap<&str, &Record> = live.iter().map(|r| (r.id.as_str(), r)).collect();
+    let plan = DedupPlan::from_keys(
+        live.iter()
+            .map(|r| (r.id.clone(), dedup::keys(r), dedup::richness(r)))
+            .collect(),
+    );
+    let by_id: std::collections::HashMap<&str, &Record> =
+        live.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut out = Vec::new();
     for r in &live {
         if plan.merged_into.contains_key(&r.id) {

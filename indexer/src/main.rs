@@ -103,21 +103,26 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tantivy=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tantivy=warn".into()),
         )
         .init();
 }
 
 /// Shows a job's progress: a bar on a terminal, a log line every few seconds otherwise.
-fn show_progress(progress: Arc<Progress>) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+fn show_progress(
+    progress: Arc<Progress>,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     let (stop, rx) = std::sync::mpsc::channel::<()>();
     let handle = std::thread::spawn(move || {
         let tty = std::io::stderr().is_terminal();
         let bar = tty.then(|| {
             let b = indicatif::ProgressBar::new(0);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{msg:>20} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>20} [{bar:30}] {pos}/{len} ({per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             b
         });
@@ -154,7 +159,12 @@ fn with_progress<T>(f: impl FnOnce(&Progress) -> T) -> T {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::open(&config.store_path()).with_context(|| format!("cannot open the record store {}", config.store_path().display()))
+    Store::open(&config.store_path()).with_context(|| {
+        format!(
+            "cannot open the record store {}",
+            config.store_path().display()
+        )
+    })
 }
 
 fn main() -> std::process::ExitCode {
@@ -191,8 +201,12 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                     match config.source(name) {
                         Some(s) => v.push(s.clone()),
                         None => {
-                            let known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-                            bail!("unknown source {name:?}; configured sources: {}", known.join(", "));
+                            let known: Vec<&str> =
+                                config.sources.iter().map(|s| s.name.as_str()).collect();
+                            bail!(
+                                "unknown source {name:?}; configured sources: {}",
+                                known.join(", ")
+                            );
                         }
                     }
                 }
@@ -207,7 +221,15 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 rt.block_on(async {
                     let mut out = Vec::new();
                     for s in &selected {
-                        out.push(indexer::harvesting::harvest_source(Arc::clone(&store), s, full, progress).await);
+                        out.push(
+                            indexer::harvesting::harvest_source(
+                                Arc::clone(&store),
+                                s,
+                                full,
+                                progress,
+                            )
+                            .await,
+                        );
                     }
                     out
                 })
@@ -236,7 +258,11 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::from(2));
             }
         }
-        Command::Import { format, source, paths } => {
+        Command::Import {
+            format,
+            source,
+            paths,
+        } => {
             let store = open_store(&config)?;
             let mut total = store::PageStats::default();
             let mut rejected = 0u64;
@@ -260,7 +286,8 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                             .with_context(|| format!("importing {}", path.display()))?;
                     }
                     Format::Jsonl => {
-                        harvest::files::read_jsonl(path, 1000, &mut apply).with_context(|| format!("importing {}", path.display()))?;
+                        harvest::files::read_jsonl(path, 1000, &mut apply)
+                            .with_context(|| format!("importing {}", path.display()))?;
                     }
                 }
             }
@@ -273,7 +300,14 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             let store = open_store(&config)?;
             let gens = Generations::open(&config.index_dir())?;
             let report = with_progress(|progress| {
-                indexer::store_build::build_from_store(&store, &gens, &config.ranking, &opts, config.index.batch, progress)
+                indexer::store_build::build_from_store(
+                    &store,
+                    &gens,
+                    &config.ranking,
+                    &opts,
+                    config.index.batch,
+                    progress,
+                )
             })?;
             println!(
                 "generation {} is live: {} documents ({} rejected) in {:.1}s, {:.0} records/s",
@@ -293,7 +327,10 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             match gens.previous()? {
                 Some(prev) => {
                     gens.promote(prev)?;
-                    println!("generation {prev} is live again (was {})", live.map(|n| n.to_string()).unwrap_or_default());
+                    println!(
+                        "generation {prev} is live again (was {})",
+                        live.map(|n| n.to_string()).unwrap_or_default()
+                    );
                 }
                 None => bail!("no earlier complete generation to roll back to"),
             }
@@ -338,9 +375,13 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 config.ranking.clone()
             };
             if let Some(m) = mesh {
-                opts.thesaurus = Some(indexer::mesh::load_thesaurus(&m).with_context(|| format!("reading MeSH descriptors {}", m.display()))?);
+                opts.thesaurus = Some(
+                    indexer::mesh::load_thesaurus(&m)
+                        .with_context(|| format!("reading MeSH descriptors {}", m.display()))?,
+                );
             }
-            let report = indexer::eval::evaluate(&opts).with_context(|| format!("evaluating {}", beir.display()))?;
+            let report = indexer::eval::evaluate(&opts)
+                .with_context(|| format!("evaluating {}", beir.display()))?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -357,7 +398,14 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
         Command::Jobs { limit } => {
             let store = open_store(&config)?;
             for j in store.list_jobs(limit)? {
-                println!("{:<24} {:<8} {:<12} {} {}", j.id, j.kind, j.state.as_str(), j.created_at, j.finished_at.unwrap_or_default());
+                println!(
+                    "{:<24} {:<8} {:<12} {} {}",
+                    j.id,
+                    j.kind,
+                    j.state.as_str(),
+                    j.created_at,
+                    j.finished_at.unwrap_or_default()
+                );
             }
             for h in store.harvests(limit)? {
                 println!(

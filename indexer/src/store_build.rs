@@ -78,10 +78,19 @@ impl DedupPlan {
             let rep = members
                 .iter()
                 .copied()
-                .max_by(|&a, &b| items[a].2.cmp(&items[b].2).then(items[b].0.cmp(&items[a].0)))
+                .max_by(|&a, &b| {
+                    items[a]
+                        .2
+                        .cmp(&items[b].2)
+                        .then(items[b].0.cmp(&items[a].0))
+                })
                 .unwrap_or(members[0]);
             let rep_id = items[rep].0.clone();
-            let others: Vec<String> = members.iter().filter(|&&m| m != rep).map(|&m| items[m].0.clone()).collect();
+            let others: Vec<String> = members
+                .iter()
+                .filter(|&&m| m != rep)
+                .map(|&m| items[m].0.clone())
+                .collect();
             for o in &others {
                 plan.merged_into.insert(o.clone(), rep_id.clone());
             }
@@ -94,15 +103,18 @@ impl DedupPlan {
 /// Plans dedup over the store's live records (one streaming pass, ids and keys only in memory).
 pub fn plan_dedup(store: &Store, batch: usize) -> Result<DedupPlan, store::StoreError> {
     let mut items = Vec::new();
-    store.for_each_live(batch, |records: Vec<Record>| -> Result<(), store::StoreError> {
-        for mut r in records {
-            r.normalise();
-            let keys = dedup::keys(&r);
-            let rich = dedup::richness(&r);
-            items.push((r.id, keys, rich));
-        }
-        Ok(())
-    })?;
+    store.for_each_live(
+        batch,
+        |records: Vec<Record>| -> Result<(), store::StoreError> {
+            for mut r in records {
+                r.normalise();
+                let keys = dedup::keys(&r);
+                let rich = dedup::richness(&r);
+                items.push((r.id, keys, rich));
+            }
+            Ok(())
+        },
+    )?;
     Ok(DedupPlan::from_keys(items))
 }
 
@@ -116,11 +128,19 @@ pub fn build_from_store(
     progress: &Progress,
 ) -> Result<BuildReport, BuildError> {
     progress.phase("dedup", 0);
-    let seq = store.max_seq().map_err(|e| BuildError::Source(e.to_string()))?;
+    let seq = store
+        .max_seq()
+        .map_err(|e| BuildError::Source(e.to_string()))?;
     let plan = plan_dedup(store, batch).map_err(|e| BuildError::Source(e.to_string()))?;
-    let live = store.count_live().map_err(|e| BuildError::Source(e.to_string()))?;
+    let live = store
+        .count_live()
+        .map_err(|e| BuildError::Source(e.to_string()))?;
     let expected = live - plan.merged_into.len() as u64;
-    tracing::info!(records = live, merged = plan.merged_into.len(), "dedup planned");
+    tracing::info!(
+        records = live,
+        merged = plan.merged_into.len(),
+        "dedup planned"
+    );
 
     // Stream batches from the store on a producer thread through a bounded channel, so memory
     // stays flat however large the store is.
@@ -128,29 +148,32 @@ pub fn build_from_store(
     let report = std::thread::scope(|scope| {
         let plan = &plan;
         scope.spawn(move || {
-            let res = store.for_each_live(batch, |records: Vec<Record>| -> Result<(), store::StoreError> {
-                let mut out = Vec::with_capacity(records.len());
-                for mut r in records {
-                    if plan.merged_into.contains_key(&r.id) {
-                        continue;
-                    }
-                    if let Some(members) = plan.groups.get(&r.id) {
-                        r.normalise();
-                        for m in members {
-                            if let Some(mut dup) = store.get(m)? {
-                                dup.normalise();
-                                dedup::merge(&mut r, &dup);
+            let res = store.for_each_live(
+                batch,
+                |records: Vec<Record>| -> Result<(), store::StoreError> {
+                    let mut out = Vec::with_capacity(records.len());
+                    for mut r in records {
+                        if plan.merged_into.contains_key(&r.id) {
+                            continue;
+                        }
+                        if let Some(members) = plan.groups.get(&r.id) {
+                            r.normalise();
+                            for m in members {
+                                if let Some(mut dup) = store.get(m)? {
+                                    dup.normalise();
+                                    dedup::merge(&mut r, &dup);
+                                }
                             }
                         }
+                        out.push(r);
                     }
-                    out.push(r);
-                }
-                // A closed receiver means the build stopped; stop streaming too.
-                tx.send(Ok(out)).map_err(|_| store::StoreError::Corrupt {
-                    what: "build".into(),
-                    message: "build stopped".into(),
-                })
-            });
+                    // A closed receiver means the build stopped; stop streaming too.
+                    tx.send(Ok(out)).map_err(|_| store::StoreError::Corrupt {
+                        what: "build".into(),
+                        message: "build stopped".into(),
+                    })
+                },
+            );
             if let Err(e) = res {
                 let _ = tx.send(Err(e.to_string()));
             }
@@ -171,8 +194,16 @@ mod tests {
     #[test]
     fn groups_by_shared_keys_transitively() {
         let plan = DedupPlan::from_keys(vec![
-            ("pubmed:1".into(), vec!["pmid:1".into(), "doi:10.1/a".into()], 20),
-            ("europepmc:MED:1".into(), vec!["pmid:1".into(), "pmcid:PMC9".into()], 30),
+            (
+                "pubmed:1".into(),
+                vec!["pmid:1".into(), "doi:10.1/a".into()],
+                20,
+            ),
+            (
+                "europepmc:MED:1".into(),
+                vec!["pmid:1".into(), "pmcid:PMC9".into()],
+                30,
+            ),
             ("repo:x".into(), vec!["pmcid:PMC9".into()], 5),
             ("other:2".into(), vec!["pmid:2".into()], 50),
         ]);

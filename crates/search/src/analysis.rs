@@ -627,4 +627,26 @@ mod tests {
             .collect();
         assert_eq!(t, ["muller", "lindqvist", "a"]);
     }
+
+    #[test]
+    fn thesaurus_matches_analysed_terms_longest_first() {
+        let t = Thesaurus::from_groups([
+            vec!["Myocardial Infarction", "Heart Attack", "Heart Attacks"],
+            vec!["Heart", "Cardiac"],
+            vec!["Lonely"],
+        ]);
+        assert_eq!(t.len(), 2, "a group of one term is dropped");
+        let toks = single_tokens(&mut bio_analyzer(), "the heart attacks in a heart");
+        let m = t.matches(&toks);
+        assert_eq!(m.len(), 2);
+        assert_eq!((m[0].start, m[0].end), (0, 2));
+        assert_eq!(m[0].term, "Heart Attack");
+        let alts: Vec<&str> = m[0].alternatives.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(alts, ["Myocardial Infarction"]);
+        assert_eq!(m[1].term, "Heart");
+        assert!(t
+            .matches(&single_tokens(&mut bio_analyzer(), "asthma"))
+            .is_empty());
+        assert!(Thesaurus::new().matches(&toks).is_empty());
+    }
 }

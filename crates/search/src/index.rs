@@ -22,6 +22,7 @@ use crate::analysis::Thesaurus;
 use crate::facets::{FacetCollector, Facets};
 use crate::query::{compile_with, Interpreted};
 use crate::schema::{audience_ord, build_schema, evidence_ord, to_document, Fields};
+use crate::suggest::Suggester;
 use crate::{RankingParams, SearchError};
 
 /// The deepest result a search may reach (`offset + limit`).
@@ -146,6 +147,7 @@ pub struct SearchIndex {
     fields: Fields,
     params: Arc<RankingParams>,
     thesaurus: Option<Thesaurus>,
+    suggester: std::sync::Mutex<Option<Arc<Suggester>>>,
     path: Option<PathBuf>,
 }
 
@@ -182,6 +184,7 @@ impl SearchIndex {
             fields,
             params: Arc::new(params),
             thesaurus: None,
+            suggester: std::sync::Mutex::new(None),
             path,
         })
     }
@@ -239,6 +242,28 @@ impl SearchIndex {
     /// terms); expansion is off without one.
     pub fn set_thesaurus(&mut self, thesaurus: Option<Thesaurus>) {
         self.thesaurus = thesaurus.filter(|t| !t.is_empty());
+        // Thesaurus terms are offered by autocomplete: rebuild the vocabulary on next use.
+        if let Ok(mut cached) = self.suggester.lock() {
+            *cached = None;
+        }
+    }
+
+    /// The suggestion vocabulary (spelling and autocomplete, see [`crate::suggest`]) of the loaded
+    /// commit: built from the stored records on first use and again after each reload, then
+    /// shared. Building reads every record, so call this on a blocking thread after a reload to
+    /// have it ready.
+    pub fn suggester(&self) -> Result<Arc<Suggester>, SearchError> {
+        let generation = self.searcher().generation().generation_id();
+        if let Ok(cached) = self.suggester.lock() {
+            if let Some(s) = cached.as_ref().filter(|s| s.generation() == generation) {
+                return Ok(Arc::clone(s));
+            }
+        }
+        let built = Arc::new(Suggester::build(self)?);
+        if let Ok(mut cached) = self.suggester.lock() {
+            *cached = Some(Arc::clone(&built));
+        }
+        Ok(built)
     }
 
     /// The thesaurus in use, if any.
@@ -375,12 +400,7 @@ impl SearchIndex {
                 max: MAX_RESULT_WINDOW,
             });
         }
-        let compiled = compile_with(
-            &req.q,
-            &self.fields,
-            &self.params,
-            self.thesaurus.as_ref(),
-        );
+        let compiled = compile_with(&req.q, &self.fields, &self.params, self.thesaurus.as_ref());
         let text_query = compiled.query;
         let mut interpreted = compiled.interpreted;
         let searcher = self.searcher();
@@ -496,7 +516,12 @@ impl SearchIndex {
                     None => None,
                 };
                 let text_score = text.as_ref().map(|e| e.value()).unwrap_or(1.0);
-                let (ev, rec, trust, _) = PriorScorer::new(searcher.segment_reader(addr.segment_ord), &self.params, today).parts(addr.doc_id);
+                let (ev, rec, trust, _) = PriorScorer::new(
+                    searcher.segment_reader(addr.segment_ord),
+                    &self.params,
+                    today,
+                )
+                .parts(addr.doc_id);
                 let total = text_score * ev * rec * trust;
                 let ex = req.explain.then(|| Explanation {
                     text: text_score,
@@ -633,7 +658,14 @@ impl SearchIndex {
         let terms = ranked.into_iter().map(|(t, _)| t).collect();
         Ok((
             Box::new(BooleanQuery::new(vec![
-                (Occur::Should, original),
+                (
+                    if p.prf_widen_min_terms > 0 && query_terms >= p.prf_widen_min_terms {
+                        Occur::Should
+                    } else {
+                        Occur::Must
+                    },
+                    original,
+                ),
                 (Occur::Should, expanded),
             ])),
             terms,
@@ -716,22 +748,6 @@ impl PriorScorer {
             .params
             .trust(self.flags.as_ref().and_then(|c| c.first(doc)).unwrap_or(0));
         (ev, rec, trust, date)
-    }
-}
-
-#[derive(Default)]
-struct PriorScorerCache;
-
-impl PriorScorerCache {
-    fn parts(
-        &self,
-        searcher: &Searcher,
-        addr: DocAddress,
-        params: &RankingParams,
-        today: i64,
-    ) -> (f32, f32, f32, Option<i64>) {
-        PriorScorer::new(searcher.segment_reader(addr.segment_ord), params, today)
-            .parts(addr.doc_id)
     }
 }
 
@@ -837,5 +853,124 @@ impl IndexBuilder {
         self.writer.commit()?;
         self.writer.wait_merging_threads()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(params: RankingParams) -> SearchIndex {
+        let index = SearchIndex::create_in_ram(params).unwrap();
+        let mut b = index.builder(16 << 20).unwrap();
+        let rec = |id: &str, title: &str, abs: &str| {
+            let mut r = Record::new("t", id, title);
+            r.abstract_text = Some(abs.into());
+            r
+        };
+        b.add(
+            vec![
+                rec(
+                    "1",
+                    "Statins after myocardial infarction",
+                    "Statin therapy lowers cholesterol and mortality after infarction.",
+                ),
+                rec(
+                    "2",
+                    "Heart attack in women",
+                    "Symptoms of heart attack differ in women; statin use was low.",
+                ),
+                rec(
+                    "3",
+                    "Cholesterol lowering with statins",
+                    "Statin trials show lower LDL cholesterol and fewer infarctions.",
+                ),
+                rec("4", "Asthma in children", "Inhaled steroids for asthma."),
+            ],
+            false,
+        )
+        .unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        index
+    }
+
+    fn ids(index: &SearchIndex, q: &str) -> Vec<String> {
+        let req = SearchRequest {
+            q: q.into(),
+            limit: 10,
+            ..Default::default()
+        };
+        let res = index.search(&req).unwrap();
+        res.hits.into_iter().map(|h| h.record.id).collect()
+    }
+
+    #[test]
+    fn feedback_expands_plain_queries_only() {
+        let plain = index(RankingParams {
+            prf_docs: 0,
+            ..Default::default()
+        });
+        let mut found = ids(&plain, "statin");
+        found.sort();
+        assert_eq!(found, ["t:1", "t:2", "t:3"]);
+        // Feedback from the records about statins brings in cholesterol and infarction, so the
+        // records share words beyond the one typed; the asthma record stays out.
+        let prf = index(RankingParams {
+            prf_docs: 2,
+            prf_terms: 5,
+            ..Default::default()
+        });
+        let res = prf
+            .search(&SearchRequest {
+                q: "statin".into(),
+                explain: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let fb = res
+            .query
+            .expansions
+            .iter()
+            .find(|e| e.reason == "relevance feedback")
+            .map(|e| e.variants.clone())
+            .unwrap_or_default();
+        assert!(fb.iter().any(|t| t == "cholesterol"), "{fb:?}");
+        assert!(res.hits.iter().all(|h| h.record.id != "t:4"));
+        assert!(res.hits.iter().all(|h| h.explain.is_some()));
+        // Boolean and fielded searches are never expanded.
+        for q in ["statin AND cholesterol", "title:statin", "\"heart attack\""] {
+            let r = prf
+                .search(&SearchRequest {
+                    q: q.into(),
+                    ..Default::default()
+                })
+                .unwrap();
+            assert!(
+                r.query
+                    .expansions
+                    .iter()
+                    .all(|e| e.reason != "relevance feedback"),
+                "{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn thesaurus_synonyms_find_records_without_the_typed_words() {
+        let mut index = index(RankingParams {
+            prf_docs: 0,
+            ..Default::default()
+        });
+        assert_eq!(ids(&index, "heart attack"), ["t:2"]);
+        index.set_thesaurus(Some(Thesaurus::from_groups([[
+            "Myocardial Infarction",
+            "Heart Attack",
+        ]])));
+        let found = ids(&index, "heart attack");
+        assert_eq!(found[0], "t:2", "the typed words rank first");
+        assert!(found.contains(&"t:1".to_string()), "{found:?}");
+        index.set_thesaurus(None);
+        assert_eq!(ids(&index, "heart attack"), ["t:2"]);
     }
 }

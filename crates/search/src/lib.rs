@@ -18,15 +18,18 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+mod external;
 pub mod facets;
 pub mod generations;
-mod maintenance;
 mod index;
+mod maintenance;
 pub mod query;
 pub mod ranking;
 pub mod readability;
 pub mod schema;
+pub mod suggest;
 
+pub use analysis::Thesaurus;
 pub use facets::{FacetCount, Facets};
 pub use generations::Generations;
 pub use index::{
@@ -34,7 +37,6 @@ pub use index::{
     SearchResults, Sort, MAX_RESULT_WINDOW,
 };
 pub use query::{Interpreted, MAX_QUERY_CHARS};
-pub use analysis::Thesaurus;
 pub use ranking::{EvidencePriors, RankingParams};
 
 /// Errors of the search core.

@@ -18,13 +18,17 @@ impl SearchIndex {
         if !ids.is_empty() {
             clauses.push((
                 Occur::Should,
-                Box::new(TermSetQuery::new(ids.iter().map(|i| Term::from_field_text(f.members, i)))),
+                Box::new(TermSetQuery::new(
+                    ids.iter().map(|i| Term::from_field_text(f.members, i)),
+                )),
             ));
         }
         if !keys.is_empty() {
             clauses.push((
                 Occur::Should,
-                Box::new(TermSetQuery::new(keys.iter().map(|k| Term::from_field_text(f.keys, k)))),
+                Box::new(TermSetQuery::new(
+                    keys.iter().map(|k| Term::from_field_text(f.keys, k)),
+                )),
             ));
         }
         if clauses.is_empty() {
@@ -32,7 +36,9 @@ impl SearchIndex {
         }
         let searcher = self.searcher();
         let q = BooleanQuery::new(clauses);
-        let limit = (ids.len() + keys.len()).saturating_mul(8).clamp(16, 100_000);
+        let limit = (ids.len() + keys.len())
+            .saturating_mul(8)
+            .clamp(16, 100_000);
         let top = searcher.search(&q, &TopDocs::with_limit(limit))?;
         let mut out = Vec::with_capacity(top.len());
         for (_, addr) in top {
@@ -41,7 +47,10 @@ impl SearchIndex {
                 .get_first(f.record)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| SearchError::Corrupt("document without stored record".into()))?;
-            out.push(serde_json::from_str(json).map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?);
+            out.push(
+                serde_json::from_str(json)
+                    .map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?,
+            );
         }
         Ok(out)
     }

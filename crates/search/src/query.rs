@@ -472,7 +472,8 @@ impl Parser<'_> {
                         }
                     }
                     _ => {
-                        let f = FieldName::from_tag(&name).unwrap_or_else(|| vec![FieldName::Title]);
+                        let f =
+                            FieldName::from_tag(&name).unwrap_or_else(|| vec![FieldName::Title]);
                         self.parse_primary(depth + 1, &f)
                     }
                 };
@@ -1191,10 +1192,10 @@ pub fn compile_with(
 fn plain_words(node: &Node) -> Option<Vec<&str>> {
     fn word(n: &Node) -> Option<&str> {
         match n {
-        Node::Term {
-            fields,
-            text,
-            prefix: false,
+            Node::Term {
+                fields,
+                text,
+                prefix: false,
             } if fields.is_empty() => Some(text.as_str()),
             _ => None,
         }
@@ -1272,5 +1273,55 @@ mod tests {
         assert!(render(&node).contains("asthma"));
         let q = "NOT ".repeat(5000) + "x";
         let _ = parse(&q);
+    }
+
+    #[test]
+    fn free_text_is_never_read_as_syntax() {
+        let check = |q: &str, expect: &str| assert_eq!(free_text(q), expect, "{q:?}");
+        check("asthma AND copd", "asthma and copd");
+        check("\"heart failure\" (elderly)", "heart failure elderly");
+        check(
+            "-children title:asthma diabet*",
+            "children title asthma diabet",
+        );
+        check(
+            "why are cancer rates so low in india ?",
+            "why are cancer rates so low in india ?",
+        );
+        check("NOT || &&", "not");
+        let (node, w) = parse(&free_text("(asthma OR copd) -smoking [ti]"));
+        assert!(w.is_empty(), "{w:?}");
+        assert!(matches!(node, Node::Implicit(_)));
+    }
+
+    #[test]
+    fn plain_queries_are_recognised_and_synonyms_expand() {
+        let (_, fields) = crate::schema::build_schema();
+        let params = RankingParams::default();
+        let plain = |q: &str| compile_with(q, &fields, &params, None).plain_terms;
+        assert_eq!(plain("Diabetic patients"), ["diabet", "patient"]);
+        assert_eq!(plain("asthma"), ["asthma"]);
+        assert!(plain("asthma AND copd").is_empty());
+        assert!(plain("\"heart failure\"").is_empty());
+        assert!(plain("title:asthma").is_empty());
+        assert!(plain("diabet*").is_empty());
+        assert!(plain("*").is_empty());
+        let t = Thesaurus::from_groups([["Myocardial Infarction", "Heart Attack"]]);
+        let c = compile_with("heart attack in women", &fields, &params, Some(&t));
+        let syn = c
+            .interpreted
+            .expansions
+            .iter()
+            .find(|e| e.reason == "synonym");
+        assert_eq!(
+            syn.map(|e| e.variants.clone()),
+            Some(vec!["Myocardial Infarction".to_string()])
+        );
+        let off = RankingParams {
+            synonym_weight: 0.0,
+            ..Default::default()
+        };
+        let c = compile_with("heart attack", &fields, &off, Some(&t));
+        assert!(c.interpreted.expansions.is_empty());
     }
 }

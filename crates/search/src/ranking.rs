@@ -8,6 +8,10 @@
 //! - `trust` is `retracted_factor` for retracted records, `superseded_factor` for guidance replaced by
 //!   a newer version, and 1 otherwise.
 //!
+//! Plain free-text queries are also expanded before scoring: with MeSH synonyms when a thesaurus
+//! is configured (`synonym_weight`), and by pseudo-relevance feedback (RM3: `prf_docs`,
+//! `prf_terms`, `prf_weight`), whose terms widen the result set.
+//!
 //! Every weight is a named parameter, set in the `[ranking]` table of the config, and tuned with
 //! `indexer eval` (see benches/RELEVANCE.md), not by feel.
 
@@ -128,6 +132,11 @@ pub struct RankingParams {
     /// Pseudo-relevance feedback: the weight λ of the original query; expansion terms share
     /// 1 − λ (RM3 interpolation).
     pub prf_weight: f32,
+    /// Pseudo-relevance feedback may add records that contain none of the typed words only for
+    /// free-text queries of at least this many words (natural-language questions, whose words are
+    /// already or'ed together). Shorter queries keep exactly the records their words match, so
+    /// totals and facets count what was typed; feedback only reorders them (0 = never widen).
+    pub prf_widen_min_terms: usize,
 }
 
 impl Default for RankingParams {
@@ -138,8 +147,8 @@ impl Default for RankingParams {
             mesh_weight: 1.5,
             keywords_weight: 1.2,
             identifier_boost: 1000.0,
-            proximity_weight: 0.0,
-            proximity_slop: 4,
+            proximity_weight: 1.0,
+            proximity_slop: 8,
             min_should_match: 0.0,
             evidence: EvidencePriors::default(),
             recency_weight: 0.10,
@@ -150,6 +159,7 @@ impl Default for RankingParams {
             prf_docs: 10,
             prf_terms: 20,
             prf_weight: 0.5,
+            prf_widen_min_terms: 0,
         }
     }
 }

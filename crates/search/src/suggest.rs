@@ -1,0 +1,572 @@
+//! Suggestions from the index's own vocabulary: "did you mean" for misspelt words, and
+//! autocomplete from titles, MeSH terms and keywords.
+//!
+//! Both read a [`Suggester`]: an in-memory vocabulary built from the stored records of one index
+//! commit (words with their document frequency; title phrases of one to three words, MeSH terms,
+//! keywords and thesaurus terms with their counts, sorted for prefix look-up). Building it reads
+//! every stored record once, so it is built on first use and cached by the index until the next
+//! commit is loaded; call [`SearchIndex::suggester`] after a reload (on a blocking thread) to warm
+//! it. Look-ups are then in-memory: a binary search for autocomplete, and a scan of the words of
+//! similar length with a bounded edit distance for spelling.
+//!
+//! ```
+//! use search::{suggest, RankingParams, SearchIndex};
+//! let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+//! let mut b = index.builder(32 << 20).unwrap();
+//! let mut r = model::Record::new("demo", "1", "Asthma in children");
+//! r.abstract_text = Some("Inhaled steroids for asthma.".into());
+//! b.add(vec![r], false).unwrap();
+//! b.finish().unwrap();
+//! index.reload().unwrap();
+//! assert_eq!(suggest::did_you_mean(&index, "asthmaa").as_deref(), Some("asthma"));
+//! assert_eq!(suggest::autocomplete(&index, "ast", 5)[0].text, "asthma");
+//! ```
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use tantivy::schema::Value;
+use tantivy::TantivyDocument;
+
+use crate::analysis::{bio_unstemmed_analyzer, single_tokens};
+use crate::{SearchError, SearchIndex};
+
+/// Words shorter than this are never corrected.
+const MIN_CORRECTABLE_CHARS: usize = 4;
+/// A word found in at most this many records may be corrected to a much more frequent one.
+const RARE_DF: u32 = 2;
+/// How much more frequent a correction of a rare (but present) word must be.
+const RARE_FACTOR: u32 = 100;
+/// Corpora at least this large keep only the title phrases that occur in two records or more.
+const PRUNE_FROM_DOCS: u64 = 1_000;
+/// Longest title phrase offered, in words.
+const MAX_PHRASE_WORDS: usize = 3;
+
+/// Words that neither start nor end a suggested title phrase.
+const STOP: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "if", "in", "into",
+    "is", "it", "its", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then",
+    "there", "these", "they", "this", "to", "vs", "was", "were", "will", "with", "versus",
+];
+
+/// Where a suggestion comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
+    /// A MeSH heading of indexed records, or a term of the configured MeSH thesaurus.
+    Mesh,
+    /// An author keyword (or a trial condition or intervention).
+    Keyword,
+    /// A phrase of one to three words from titles.
+    Title,
+}
+
+impl SuggestionKind {
+    fn weight(self) -> f64 {
+        match self {
+            SuggestionKind::Mesh => 2.0,
+            SuggestionKind::Keyword => 1.5,
+            SuggestionKind::Title => 1.0,
+        }
+    }
+}
+
+/// One autocomplete suggestion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suggestion {
+    /// The text to offer.
+    pub text: String,
+    /// Where it comes from.
+    pub kind: SuggestionKind,
+    /// Records holding it (0 for a thesaurus term no record carries).
+    pub count: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Phrase {
+    /// The normalised form matched against the typed prefix.
+    key: String,
+    /// The form shown.
+    text: String,
+    kind: SuggestionKind,
+    count: u32,
+}
+
+/// The vocabulary of one index commit, for spelling and autocomplete.
+#[derive(Debug, Default)]
+pub struct Suggester {
+    generation: u64,
+    docs: u64,
+    /// Word → records holding it (lower-case, folded, US spelling, not stemmed).
+    words: HashMap<String, u32>,
+    /// Word lists by length in characters, for the spelling scan.
+    by_len: Vec<Vec<(String, u32)>>,
+    /// Sorted by key.
+    phrases: Vec<Phrase>,
+}
+
+/// The fields of a stored record that suggestions read.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Parts {
+    title: String,
+    #[serde(rename = "abstract")]
+    abstract_text: Option<String>,
+    mesh_terms: Vec<String>,
+    keywords: Vec<String>,
+}
+
+/// Normalises text for matching: the unstemmed analyser's single words joined by a space.
+fn normalise(analyzer: &mut tantivy::tokenizer::TextAnalyzer, text: &str) -> String {
+    single_tokens(analyzer, text).join(" ")
+}
+
+fn is_word(w: &str) -> bool {
+    w.chars().count() >= 2 && w.chars().any(|c| c.is_alphabetic())
+}
+
+impl Suggester {
+    /// Builds the vocabulary of the index's loaded commit from its stored records.
+    pub fn build(index: &SearchIndex) -> Result<Suggester, SearchError> {
+        let searcher = index.searcher();
+        let record_field = index.fields().record;
+        let mut analyzer = bio_unstemmed_analyzer();
+        let mut words: HashMap<String, u32> = HashMap::new();
+        // key → (display text, kind, count)
+        let mut phrases: HashMap<(String, SuggestionKind), (String, u32)> = HashMap::new();
+        let mut docs = 0u64;
+        let mut seen_words = std::collections::HashSet::new();
+        let mut seen_phrases = std::collections::HashSet::new();
+        for seg in searcher.segment_readers() {
+            let store = seg
+                .get_store_reader(64)
+                .map_err(|e| SearchError::Io("document store".into(), e))?;
+            for doc in store.iter::<TantivyDocument>(seg.alive_bitset()) {
+                let doc = doc?;
+                let Some(json) = doc.get_first(record_field).and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                let Ok(parts) = serde_json::from_str::<Parts>(json) else {
+                    continue;
+                };
+                docs += 1;
+                seen_words.clear();
+                seen_phrases.clear();
+                let title = single_tokens(&mut analyzer, &parts.title);
+                let abs = parts
+                    .abstract_text
+                    .as_deref()
+                    .map(|a| single_tokens(&mut analyzer, a))
+                    .unwrap_or_default();
+                for w in title.iter().chain(&abs) {
+                    if is_word(w) && seen_words.insert(w.clone()) {
+                        *words.entry(w.clone()).or_default() += 1;
+                    }
+                }
+                for n in 1..=MAX_PHRASE_WORDS {
+                    for gram in title.windows(n) {
+                        let (Some(first), Some(last)) = (gram.first(), gram.last()) else {
+                            continue;
+                        };
+                        if STOP.contains(&first.as_str())
+                            || STOP.contains(&last.as_str())
+                            || !gram.iter().all(|w| is_word(w))
+                        {
+                            continue;
+                        }
+                        let key = gram.join(" ");
+                        if seen_phrases.insert((key.clone(), SuggestionKind::Title)) {
+                            phrases
+                                .entry((key.clone(), SuggestionKind::Title))
+                                .or_insert_with(|| (key, 0))
+                                .1 += 1;
+                        }
+                    }
+                }
+                let tagged = parts
+                    .mesh_terms
+                    .iter()
+                    .map(|t| (t, SuggestionKind::Mesh))
+                    .chain(parts.keywords.iter().map(|t| (t, SuggestionKind::Keyword)));
+                for (term, kind) in tagged {
+                    let key = normalise(&mut analyzer, term);
+                    if key.is_empty() || !seen_phrases.insert((key.clone(), kind)) {
+                        continue;
+                    }
+                    phrases
+                        .entry((key, kind))
+                        .or_insert_with(|| (term.trim().to_string(), 0))
+                        .1 += 1;
+                }
+            }
+        }
+        if let Some(thesaurus) = index.thesaurus() {
+            for term in thesaurus.terms() {
+                let key = normalise(&mut analyzer, term);
+                if !key.is_empty() {
+                    phrases
+                        .entry((key, SuggestionKind::Mesh))
+                        .or_insert_with(|| (term.to_string(), 0));
+                }
+            }
+        }
+        let prune = docs >= PRUNE_FROM_DOCS;
+        let mut phrases: Vec<Phrase> = phrases
+            .into_iter()
+            .filter(|((key, kind), (_, count))| {
+                !(prune && *kind == SuggestionKind::Title && *count < 2 && key.contains(' '))
+            })
+            .map(|((key, kind), (text, count))| Phrase {
+                key,
+                text,
+                kind,
+                count,
+            })
+            .collect();
+        phrases.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
+        let mut by_len: Vec<Vec<(String, u32)>> = Vec::new();
+        for (w, df) in &words {
+            let n = w.chars().count();
+            if by_len.len() <= n {
+                by_len.resize(n + 1, Vec::new());
+            }
+            by_len[n].push((w.clone(), *df));
+        }
+        Ok(Suggester {
+            generation: searcher.generation().generation_id(),
+            docs,
+            words,
+            by_len,
+            phrases,
+        })
+    }
+
+    /// The index commit this vocabulary was built from.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Records read.
+    pub fn docs(&self) -> u64 {
+        self.docs
+    }
+
+    /// Records holding `word` (already normalised: lower case, folded, US spelling).
+    pub fn doc_freq(&self, word: &str) -> u32 {
+        self.words.get(word).copied().unwrap_or(0)
+    }
+
+    /// The best correction of one normalised word, if it looks misspelt: a word absent from the
+    /// vocabulary gets the closest word within an edit distance of 1 (words up to five letters) or
+    /// 2 (longer words), the most frequent among equally close ones; a word in at most
+    /// two records gets a word one edit away that is at least a hundred times more frequent.
+    pub fn correct_word(&self, word: &str) -> Option<String> {
+        let len = word.chars().count();
+        if len < MIN_CORRECTABLE_CHARS || !word.chars().all(|c| c.is_alphabetic()) {
+            return None;
+        }
+        let df = self.doc_freq(word);
+        if df > RARE_DF {
+            return None;
+        }
+        let max_dist = if df > 0 || len <= 5 { 1 } else { 2 };
+        let target: Vec<char> = word.chars().collect();
+        let mut best: Option<(usize, u32, &str)> = None;
+        for n in len.saturating_sub(max_dist)..=len + max_dist {
+            let Some(list) = self.by_len.get(n) else {
+                continue;
+            };
+            for (cand, cdf) in list {
+                if cand == word {
+                    continue;
+                }
+                if df > 0 && *cdf < df.saturating_mul(RARE_FACTOR) {
+                    continue;
+                }
+                let Some(d) = bounded_distance(&target, cand, max_dist) else {
+                    continue;
+                };
+                let better = match best {
+                    None => true,
+                    Some((bd, bdf, bw)) => {
+                        d < bd || (d == bd && (*cdf > bdf || (*cdf == bdf && cand.as_str() < bw)))
+                    }
+                };
+                if better {
+                    best = Some((d, *cdf, cand.as_str()));
+                }
+            }
+        }
+        best.map(|(_, _, w)| w.to_string())
+    }
+
+    /// Up to `limit` completions of `prefix`, best first: phrases whose normalised form starts
+    /// with the normalised prefix, ranked by record count weighted by kind (MeSH above keywords
+    /// above title phrases), shorter first on ties. One suggestion per text.
+    pub fn complete(&self, prefix: &str, limit: usize) -> Vec<Suggestion> {
+        let mut analyzer = bio_unstemmed_analyzer();
+        let mut key = normalise(&mut analyzer, prefix);
+        if key.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        if prefix.ends_with(char::is_whitespace) {
+            key.push(' ');
+        }
+        let start = self
+            .phrases
+            .partition_point(|p| p.key.as_str() < key.as_str());
+        let mut best: HashMap<&str, (f64, &Phrase)> = HashMap::new();
+        for p in self.phrases[start..]
+            .iter()
+            .take_while(|p| p.key.starts_with(key.as_str()))
+        {
+            let score = (p.count.max(1) as f64) * p.kind.weight();
+            let slot = best.entry(p.key.as_str()).or_insert((score, p));
+            if score > slot.0 || (score == slot.0 && p.kind < slot.1.kind) {
+                *slot = (score, p);
+            }
+        }
+        let mut ranked: Vec<(f64, &Phrase)> = best.into_values().collect();
+        ranked.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(a.1.key.len().cmp(&b.1.key.len()))
+                .then(a.1.key.cmp(&b.1.key))
+        });
+        ranked
+            .into_iter()
+            .take(limit)
+            .map(|(_, p)| Suggestion {
+                text: p.text.clone(),
+                kind: p.kind,
+                count: u64::from(p.count),
+            })
+            .collect()
+    }
+
+    /// The query with each misspelt word corrected, or `None` when nothing needs correcting.
+    /// Operators, field tags, identifiers, prefixes (`diabet*`) and words with digits are left
+    /// alone; a corrected word keeps an initial capital.
+    pub fn correct_query(&self, q: &str) -> Option<String> {
+        let mut out = String::with_capacity(q.len());
+        let mut changed = false;
+        let mut analyzer = bio_unstemmed_analyzer();
+        let mut rest = q;
+        while !rest.is_empty() {
+            let ws = rest.len() - rest.trim_start().len();
+            out.push_str(&rest[..ws]);
+            rest = &rest[ws..];
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let token = &rest[..end];
+            rest = &rest[end..];
+            match self.correct_token(&mut analyzer, token) {
+                Some(fixed) => {
+                    out.push_str(&fixed);
+                    changed = true;
+                }
+                None => out.push_str(token),
+            }
+        }
+        changed.then_some(out)
+    }
+
+    fn correct_token(
+        &self,
+        analyzer: &mut tantivy::tokenizer::TextAnalyzer,
+        token: &str,
+    ) -> Option<String> {
+        if matches!(token, "AND" | "OR" | "NOT") || token.contains(':') || token.ends_with('*') {
+            return None;
+        }
+        // The word inside any leading or trailing punctuation: `(asthmaa)`, `-asthmaa`.
+        let start = token.find(|c: char| c.is_alphanumeric())?;
+        let end = token
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_alphanumeric())
+            .map(|(i, c)| i + c.len_utf8())?;
+        let word = &token[start..end];
+        if !word.chars().all(|c| c.is_alphabetic()) {
+            return None;
+        }
+        let norm = normalise(analyzer, word);
+        if norm.contains(' ') {
+            return None;
+        }
+        let fixed = self.correct_word(&norm)?;
+        let fixed = if word.chars().next().is_some_and(|c| c.is_uppercase()) {
+            let mut c = fixed.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => fixed,
+            }
+        } else {
+            fixed
+        };
+        Some(format!("{}{}{}", &token[..start], fixed, &token[end..]))
+    }
+}
+
+/// The optimal-string-alignment distance between `a` and `b` (insertions, deletions,
+/// substitutions and transpositions of neighbours cost 1), or `None` when it exceeds `max`.
+fn bounded_distance(a: &[char], b: &str, max: usize) -> Option<usize> {
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return None;
+    }
+    let w = b.len() + 1;
+    let mut prev2 = vec![0usize; w];
+    let mut prev: Vec<usize> = (0..w).collect();
+    let mut cur = vec![0usize; w];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= max).then_some(d)
+}
+
+/// A corrected query when some word of `q` looks misspelt against the index's vocabulary (absent,
+/// or very rare beside a much more frequent word one edit away), else `None`. Builds the
+/// vocabulary on first use (see [`SearchIndex::suggester`]); `None` if that fails.
+pub fn did_you_mean(index: &SearchIndex, q: &str) -> Option<String> {
+    let s = index.suggester().ok()?;
+    s.correct_query(q)
+}
+
+/// Up to `limit` completions of `prefix` from titles, MeSH terms and keywords of the index (and
+/// the configured thesaurus), best first. Builds the vocabulary on first use.
+pub fn autocomplete(index: &SearchIndex, prefix: &str, limit: usize) -> Vec<Suggestion> {
+    match index.suggester() {
+        Ok(s) => s.complete(prefix, limit),
+        Err(e) => {
+            tracing::warn!(error = %e, "suggestion vocabulary could not be built");
+            Vec::new()
+        }
+    }
+}
+
+/// Records that make a small index for the suggestion tests; kept beside the code for reuse.
+#[cfg(test)]
+fn sample_records() -> Vec<model::Record> {
+    let rec = |id: &str, title: &str, abs: &str, mesh: &[&str]| {
+        let mut r = model::Record::new("t", id, title);
+        r.abstract_text = Some(abs.into());
+        r.mesh_terms = mesh.iter().map(|s| s.to_string()).collect();
+        r
+    };
+    vec![
+        rec(
+            "1",
+            "Heart failure in older adults",
+            "Diabetes and asthma are common in people with heart failure.",
+            &["Heart Failure", "Aged"],
+        ),
+        rec(
+            "2",
+            "Diuretics for heart failure",
+            "Loop diuretics relieve breathlessness in heart failure; diabetes was frequent.",
+            &["Heart Failure", "Diuretics"],
+        ),
+        rec(
+            "3",
+            "Inhaled steroids for asthma in children",
+            "Asthma control improved; diabetes did not change.",
+            &["Asthma", "Child"],
+        ),
+        rec(
+            "4",
+            "Health literacy and diabetes self-management",
+            "Diabetes education for adults with diabetes; one diabetic had asthma.",
+            &["Diabetes Mellitus", "Health Literacy"],
+        ),
+        rec(
+            "5",
+            "Asthma action plans",
+            "Written asthma plans reduce emergency visits.",
+            &["Asthma"],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RankingParams;
+
+    fn index() -> SearchIndex {
+        let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        let mut b = index.builder(16 << 20).unwrap();
+        b.add(sample_records(), false).unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        index
+    }
+
+    #[test]
+    fn corrects_misspelt_clinical_terms() {
+        let index = index();
+        let check = |q: &str, expect: Option<&str>| {
+            assert_eq!(did_you_mean(&index, q).as_deref(), expect, "query {q:?}");
+        };
+        check("asthmaa", Some("asthma"));
+        check("diabetis", Some("diabetes"));
+        check("Diabetis in adults", Some("Diabetes in adults"));
+        check("hart failure", Some("heart failure"));
+        check("(asthmaa OR diabetis)", Some("(asthma OR diabetes)"));
+        check("asthma", None);
+        check("heart failure", None);
+        check("title:asthmaa", None);
+        check("diabet*", None);
+        check("xyzzyq", None);
+        check("", None);
+    }
+
+    #[test]
+    fn autocompletes_from_titles_and_mesh() {
+        let index = index();
+        let texts = |p: &str| -> Vec<String> {
+            autocomplete(&index, p, 10)
+                .into_iter()
+                .map(|s| s.text)
+                .collect()
+        };
+        let hea = texts("hea");
+        assert!(hea.iter().any(|t| t == "Heart Failure"), "{hea:?}");
+        assert!(hea
+            .iter()
+            .any(|t| t == "health literacy" || t == "Health Literacy"));
+        let first = &autocomplete(&index, "hea", 1)[0];
+        assert_eq!(first.kind, SuggestionKind::Mesh);
+        assert_eq!(first.count, 2);
+        assert_eq!(texts("heart f"), ["Heart Failure"]);
+        assert!(texts("Asth").contains(&"Asthma".to_string()));
+        assert!(texts("zzz").is_empty());
+        assert!(texts("").is_empty());
+        assert!(autocomplete(&index, "hea", 0).is_empty());
+    }
+
+    #[test]
+    fn distance_is_bounded_damerau() {
+        let d = |a: &str, b: &str| bounded_distance(&a.chars().collect::<Vec<_>>(), b, 2);
+        assert_eq!(d("asthma", "asthma"), Some(0));
+        assert_eq!(d("asthmaa", "asthma"), Some(1));
+        assert_eq!(d("diabtees", "diabetes"), Some(1));
+        assert_eq!(d("diabetis", "diabetes"), Some(1));
+        assert_eq!(d("abc", "xyz"), None);
+        assert_eq!(d("asthma", "as"), None);
+    }
+}
