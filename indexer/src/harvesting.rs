@@ -118,14 +118,14 @@ async fn run(
             report.stats += stats;
             report.rejected += rejected;
             progress.advance(n_records);
-            let (s, st, rj) = (Arc::clone(&store), report.stats.clone(), report.rejected);
+            let (s, st, rj) = (Arc::clone(&store), report.stats, report.rejected);
             blocking(move || s.update_harvest(harvest_id, &st, rj)).await?;
         }
     }
     .await;
     let (s, st, rj, err) = (
         Arc::clone(&store),
-        report.stats.clone(),
+        report.stats,
         report.rejected,
         outcome.clone().err(),
     );

@@ -178,7 +178,7 @@ pub fn build_from_store(
                 let _ = tx.send(Err(e.to_string()));
             }
         });
-        build_generation(gens, params, opts, rx.into_iter(), Some(expected), progress)
+        build_generation(gens, params, opts, rx, Some(expected), progress)
     })?;
     store
         .set_meta(META_INDEXED_SEQ, &seq.to_string())

@@ -1,6 +1,8 @@
 //! Harvest → store → build → search, against a local server replaying real PubMed responses, and
 //! cross-source dedup on real overlapping records.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -43,8 +43,13 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
         .map(str::trim);
     let ok = given.is_some_and(|g| bool::from(g.as_bytes().ct_eq(expected.as_bytes())));
     if !ok {
-        let mut resp = ApiError::new(ApiCode::Unauthorized, "send Authorization: Bearer <admin token>").into_response();
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let mut resp = ApiError::new(
+            ApiCode::Unauthorized,
+            "send Authorization: Bearer <admin token>",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return resp;
     }
     next.run(req).await
@@ -74,8 +79,16 @@ pub struct JobBody {
         (status = 403, description = "Admin API disabled (no EVIDENCE_ADMIN_TOKEN)", body = crate::error::ErrorBody),
         (status = 409, description = "The same job is already queued or running", body = crate::error::ErrorBody),
     ))]
-pub async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody>, JsonRejection>) -> Result<Response, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::new(ApiCode::InvalidBody, format!("invalid job body: {}", e.body_text())))?;
+pub async fn create_job(
+    State(state): State<AppState>,
+    body: Result<Json<JobBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        ApiError::new(
+            ApiCode::InvalidBody,
+            format!("invalid job body: {}", e.body_text()),
+        )
+    })?;
     let kind = match body.kind.as_str() {
         "harvest" => JobKind::Harvest,
         "reindex" => JobKind::Reindex,
@@ -87,7 +100,12 @@ pub async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody
         }
     };
     let sources = body.sources.unwrap_or_default();
-    let known: Vec<&str> = state.config().sources.iter().map(|s| s.name.as_str()).collect();
+    let known: Vec<&str> = state
+        .config()
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     for s in &sources {
         if !known.contains(&s.as_str()) {
             return Err(ApiError::new(
@@ -100,10 +118,16 @@ pub async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody
         }
     }
     if kind == JobKind::Harvest && known.is_empty() {
-        return Err(ApiError::new(ApiCode::InvalidBody, "no sources are configured to harvest; add [[sources]] to the config"));
+        return Err(ApiError::new(
+            ApiCode::InvalidBody,
+            "no sources are configured to harvest; add [[sources]] to the config",
+        ));
     }
     if kind == JobKind::Reindex && !sources.is_empty() {
-        return Err(ApiError::new(ApiCode::InvalidBody, "field sources applies to harvest jobs only"));
+        return Err(ApiError::new(
+            ApiCode::InvalidBody,
+            "field sources applies to harvest jobs only",
+        ));
     }
     let spec = JobSpec {
         kind,
@@ -114,7 +138,13 @@ pub async fn create_job(State(state): State<AppState>, body: Result<Json<JobBody
     match state.jobs().submit(spec) {
         Ok(r) => {
             let location = format!("/api/v1/admin/jobs/{}", r.id);
-            let mut resp = (StatusCode::ACCEPTED, Json(json!({"id": r.id, "state": r.state.as_str(), "kind": r.kind, "url": location}))).into_response();
+            let mut resp = (
+                StatusCode::ACCEPTED,
+                Json(
+                    json!({"id": r.id, "state": r.state.as_str(), "kind": r.kind, "url": location}),
+                ),
+            )
+                .into_response();
             if let Ok(v) = HeaderValue::from_str(&location) {
                 resp.headers_mut().insert(header::LOCATION, v);
             }
@@ -141,7 +171,10 @@ pub async fn list_jobs(State(state): State<AppState>) -> Result<Json<Value>, Api
 #[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     match state.jobs().get(&id).map_err(ApiError::internal)? {
         Some(j) => Ok(Json(j)),
         None => Err(ApiError::new(ApiCode::NotFound, format!("no job {id:?}"))),
@@ -152,10 +185,20 @@ pub async fn get_job(State(state): State<AppState>, Path(id): Path<String>) -> R
 #[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 202, body = Object), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Already finished", body = crate::error::ErrorBody)))]
-pub async fn cancel_job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     match state.jobs().cancel(&id).map_err(ApiError::internal)? {
-        Some(true) => Ok((StatusCode::ACCEPTED, Json(json!({"id": id, "state": "cancelling"}))).into_response()),
-        Some(false) => Err(ApiError::new(ApiCode::Conflict, format!("job {id:?} has already finished"))),
+        Some(true) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "state": "cancelling"})),
+        )
+            .into_response()),
+        Some(false) => Err(ApiError::new(
+            ApiCode::Conflict,
+            format!("job {id:?} has already finished"),
+        )),
         None => Err(ApiError::new(ApiCode::NotFound, format!("no job {id:?}"))),
     }
 }
@@ -169,7 +212,10 @@ pub async fn sources(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
         let counts = st.store().count_by_source().map_err(|e| e.to_string())?;
         let mut list = Vec::new();
         for s in &st.config().sources {
-            let last = st.store().last_harvest(&s.name).map_err(|e| e.to_string())?;
+            let last = st
+                .store()
+                .last_harvest(&s.name)
+                .map_err(|e| e.to_string())?;
             list.push(json!({
                 "name": s.name,
                 "kind": s.kind.as_str(),

@@ -84,7 +84,9 @@ impl Jobs {
     /// (left by a server that died) are marked interrupted first.
     pub fn start(state: AppState) -> Jobs {
         match state.store().mark_interrupted() {
-            Ok(ids) if !ids.is_empty() => tracing::warn!(?ids, "jobs interrupted by the last shutdown"),
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(?ids, "jobs interrupted by the last shutdown")
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot mark interrupted jobs"),
         }
@@ -98,7 +100,12 @@ impl Jobs {
         let worker = jobs.clone();
         tokio::spawn(async move {
             while let Some(id) = rx.recv().await {
-                let active = worker.0.active.lock().ok().and_then(|a| a.get(&id).cloned());
+                let active = worker
+                    .0
+                    .active
+                    .lock()
+                    .ok()
+                    .and_then(|a| a.get(&id).cloned());
                 if let Some(active) = active {
                     worker.run(&id, &active).await;
                     if let Ok(mut a) = worker.0.active.lock() {
@@ -113,7 +120,11 @@ impl Jobs {
     /// Accepts a job and queues it.
     pub fn submit(&self, spec: JobSpec) -> Result<JobRecord, SubmitError> {
         let params = serde_json::to_value(&spec).unwrap_or(Value::Null);
-        let mut active = self.0.active.lock().map_err(|_| SubmitError::Store("job table poisoned".into()))?;
+        let mut active = self
+            .0
+            .active
+            .lock()
+            .map_err(|_| SubmitError::Store("job table poisoned".into()))?;
         for (id, a) in active.iter() {
             if let Ok(r) = a.record.lock() {
                 let same = r.params.get("kind") == params.get("kind")
@@ -133,7 +144,11 @@ impl Jobs {
                 .unwrap_or(0)
         );
         let record = JobRecord::new(id.clone(), spec.kind.as_str(), params);
-        self.0.state.store().insert_job(&record).map_err(|e| SubmitError::Store(e.to_string()))?;
+        self.0
+            .state
+            .store()
+            .insert_job(&record)
+            .map_err(|e| SubmitError::Store(e.to_string()))?;
         active.insert(
             id.clone(),
             Arc::new(Active {
@@ -160,7 +175,12 @@ impl Jobs {
 
     /// Recent jobs, newest first.
     pub fn list(&self, limit: usize) -> Result<Vec<Value>, String> {
-        let stored = self.0.state.store().list_jobs(limit).map_err(|e| e.to_string())?;
+        let stored = self
+            .0
+            .state
+            .store()
+            .list_jobs(limit)
+            .map_err(|e| e.to_string())?;
         let active = self.0.active.lock().map(|a| a.clone()).unwrap_or_default();
         Ok(stored
             .iter()
@@ -234,7 +254,11 @@ impl Jobs {
                 }
             })
         };
-        let spec: Option<JobSpec> = active.record.lock().ok().and_then(|r| serde_json::from_value(r.params.clone()).ok());
+        let spec: Option<JobSpec> = active
+            .record
+            .lock()
+            .ok()
+            .and_then(|r| serde_json::from_value(r.params.clone()).ok());
         let outcome = match spec {
             Some(spec) => self.execute(&spec, active).await,
             None => Outcome::failed(vec!["unreadable job parameters".into()]),
@@ -252,7 +276,11 @@ impl Jobs {
                 JobState::Failed
             };
             r.counts = outcome.counts.clone();
-            r.errors = outcome.errors.iter().map(|e| Value::String(e.clone())).collect();
+            r.errors = outcome
+                .errors
+                .iter()
+                .map(|e| Value::String(e.clone()))
+                .collect();
             r.finished_at = Some(now());
             if let Some(obj) = r.counts.as_object_mut() {
                 obj.insert("seconds".into(), json!(seconds));
@@ -267,16 +295,26 @@ impl Jobs {
             let sources: Vec<harvest::SourceConfig> = if spec.sources.is_empty() {
                 state.config().sources.clone()
             } else {
-                spec.sources.iter().filter_map(|n| state.config().source(n).cloned()).collect()
+                spec.sources
+                    .iter()
+                    .filter_map(|n| state.config().source(n).cloned())
+                    .collect()
             };
             for s in &sources {
                 if active.progress.is_cancelled() {
                     return out;
                 }
-                let report = indexer::harvesting::harvest_source(Arc::clone(state.store()), s, spec.full, &active.progress).await;
-                out.harvest += report.stats.clone();
+                let report = indexer::harvesting::harvest_source(
+                    Arc::clone(state.store()),
+                    s,
+                    spec.full,
+                    &active.progress,
+                )
+                .await;
+                out.harvest += report.stats;
                 out.rejected += report.rejected;
-                out.per_source.push(serde_json::to_value(&report).unwrap_or(Value::Null));
+                out.per_source
+                    .push(serde_json::to_value(&report).unwrap_or(Value::Null));
                 if let Some(e) = report.error {
                     out.errors.push(format!("{}: {e}", s.name));
                 }
@@ -396,10 +434,18 @@ fn render_record(r: &JobRecord) -> Value {
 }
 
 fn render(a: &Active) -> Value {
-    let mut v = a.record.lock().map(|r| render_record(&r)).unwrap_or(Value::Null);
+    let mut v = a
+        .record
+        .lock()
+        .map(|r| render_record(&r))
+        .unwrap_or(Value::Null);
     if let Some(obj) = v.as_object_mut() {
-        obj.insert("progress".into(), serde_json::to_value(a.progress.snapshot()).unwrap_or(Value::Null));
-        if a.progress.is_cancelled() && obj.get("state").and_then(|s| s.as_str()) == Some("running") {
+        obj.insert(
+            "progress".into(),
+            serde_json::to_value(a.progress.snapshot()).unwrap_or(Value::Null),
+        );
+        if a.progress.is_cancelled() && obj.get("state").and_then(|s| s.as_str()) == Some("running")
+        {
             obj.insert("state".into(), json!("cancelling"));
         }
     }
@@ -435,11 +481,19 @@ pub fn spawn_scheduler(state: AppState, every: Duration) -> tokio::task::JoinHan
         loop {
             tick.tick().await;
             for s in &state.config().sources {
-                let Some(interval) = s.schedule.as_deref().and_then(parse_schedule) else { continue };
+                let Some(interval) = s.schedule.as_deref().and_then(parse_schedule) else {
+                    continue;
+                };
                 let last = state.store().last_harvest(&s.name).ok().flatten();
                 let age = last
                     .as_ref()
-                    .and_then(|h| time::OffsetDateTime::parse(&h.started_at, &time::format_description::well_known::Rfc3339).ok())
+                    .and_then(|h| {
+                        time::OffsetDateTime::parse(
+                            &h.started_at,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    })
                     .map(|t| (time::OffsetDateTime::now_utc() - t).unsigned_abs());
                 let due = age.is_none_or(|a| a >= interval);
                 if due && !state.jobs().has_pending_for(&s.name) {
@@ -450,8 +504,12 @@ pub fn spawn_scheduler(state: AppState, every: Duration) -> tokio::task::JoinHan
                         trigger: "schedule".into(),
                     };
                     match state.jobs().submit(spec) {
-                        Ok(r) => tracing::info!(source = %s.name, job = %r.id, "scheduled harvest queued"),
-                        Err(e) => tracing::warn!(source = %s.name, error = ?e, "scheduled harvest not queued"),
+                        Ok(r) => {
+                            tracing::info!(source = %s.name, job = %r.id, "scheduled harvest queued")
+                        }
+                        Err(e) => {
+                            tracing::warn!(source = %s.name, error = ?e, "scheduled harvest not queued")
+                        }
                     }
                 }
             }
@@ -468,7 +526,11 @@ mod tests {
         assert_eq!(parse_schedule("daily"), Some(Duration::from_secs(86_400)));
         assert_eq!(parse_schedule("6h"), Some(Duration::from_secs(21_600)));
         assert_eq!(parse_schedule("30m"), Some(Duration::from_secs(1800)));
-        assert_eq!(parse_schedule("10s"), Some(Duration::from_secs(60)), "at least a minute");
+        assert_eq!(
+            parse_schedule("10s"),
+            Some(Duration::from_secs(60)),
+            "at least a minute"
+        );
         assert_eq!(parse_schedule("0h"), None);
         assert_eq!(parse_schedule("soon"), None);
         assert_eq!(parse_schedule("h"), None);

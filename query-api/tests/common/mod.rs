@@ -10,6 +10,7 @@ use tower::ServiceExt;
 /// An app whose index was built from the starter corpus in a temporary directory.
 pub struct TestApp {
     pub router: Router,
+    #[allow(dead_code)]
     pub state: AppState,
     pub _dir: tempfile::TempDir,
 }
@@ -37,8 +38,12 @@ pub async fn get(router: &Router, uri: &str) -> (StatusCode, serde_json::Value) 
         .expect("response");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    let json = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("{uri}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{uri}: body is not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
     (status, json)
 }
 

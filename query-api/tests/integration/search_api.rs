@@ -10,15 +10,20 @@ fn hits(v: &serde_json::Value) -> &Vec<serde_json::Value> {
 #[tokio::test]
 async fn guideline_filter_returns_highlighted_guidelines_with_facets() {
     let app = starter_app().await;
-    let (s, v) = get(&app.router, "/api/v1/search?q=asthma&evidence_level=guideline").await;
+    let (s, v) = get(
+        &app.router,
+        "/api/v1/search?q=asthma&evidence_level=guideline",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert!(v["total"].as_u64().unwrap() > 0);
     for h in hits(&v) {
         assert_eq!(h["evidence_level"], "guideline", "{h}");
     }
-    let marked = hits(&v)
-        .iter()
-        .any(|h| h["snippet"].as_str().unwrap().contains("<mark>") || h["title_html"].as_str().unwrap().contains("<mark>"));
+    let marked = hits(&v).iter().any(|h| {
+        h["snippet"].as_str().unwrap().contains("<mark>")
+            || h["title_html"].as_str().unwrap().contains("<mark>")
+    });
     assert!(marked, "no highlights in {v}");
     let facets = &v["facets"]["evidence_level"];
     assert_eq!(facets[0]["value"], "guideline");
@@ -32,13 +37,21 @@ async fn guideline_filter_returns_highlighted_guidelines_with_facets() {
 #[tokio::test]
 async fn uk_and_us_spellings_find_the_same_records() {
     let app = starter_app().await;
-    for (uk, us) in [("anaemia", "anemia"), ("paediatric", "pediatric"), ("haemorrhage", "hemorrhage"), ("randomised", "randomized")] {
+    for (uk, us) in [
+        ("anaemia", "anemia"),
+        ("paediatric", "pediatric"),
+        ("haemorrhage", "hemorrhage"),
+        ("randomised", "randomized"),
+    ] {
         let (_, a) = get(&app.router, &format!("/api/v1/search?q={uk}&per_page=100")).await;
         let (_, b) = get(&app.router, &format!("/api/v1/search?q={us}&per_page=100")).await;
         assert!(a["total"].as_u64().unwrap() > 0, "{uk} finds nothing");
         assert_eq!(a["total"], b["total"], "{uk} vs {us}");
         let ids = |v: &serde_json::Value| {
-            let mut x: Vec<String> = hits(v).iter().map(|h| h["id"].as_str().unwrap().to_string()).collect();
+            let mut x: Vec<String> = hits(v)
+                .iter()
+                .map(|h| h["id"].as_str().unwrap().to_string())
+                .collect();
             x.sort();
             x
         };
@@ -52,7 +65,9 @@ async fn uk_and_us_spellings_find_the_same_records() {
 async fn identifiers_typed_alone_come_first() {
     let app = starter_app().await;
     let records = starter();
-    let with = |f: fn(&model::Record) -> Option<String>| records.iter().find_map(|r| f(r).map(|v| (r.id.clone(), v)));
+    let with = |f: fn(&model::Record) -> Option<String>| {
+        records.iter().find_map(|r| f(r).map(|v| (r.id.clone(), v)))
+    };
     let cases = [
         with(|r| r.identifiers.pmid.clone()).expect("a record with a PMID"),
         with(|r| r.identifiers.doi.clone()).expect("a record with a DOI"),
@@ -64,7 +79,14 @@ async fn identifiers_typed_alone_come_first() {
         assert_eq!(hits(&v)[0]["id"], id.as_str(), "{value}: {v}");
         assert!(v["query"]["identifier"]["kind"].is_string());
     }
-    let (_, v) = get(&app.router, &format!("/api/v1/search?q={}", enc("doi:https://doi.org/10.5555/NOPE"))).await;
+    let (_, v) = get(
+        &app.router,
+        &format!(
+            "/api/v1/search?q={}",
+            enc("doi:https://doi.org/10.5555/NOPE")
+        ),
+    )
+    .await;
     assert_eq!(v["total"], 0);
 }
 
@@ -76,10 +98,19 @@ async fn empty_query_browses_everything_and_filters_narrow() {
     assert_eq!(all["total"].as_u64().unwrap(), n);
     let (_, star) = get(&app.router, "/api/v1/search?q=*").await;
     assert_eq!(star["total"], all["total"]);
-    let sum: u64 = all["facets"]["evidence_level"].as_array().unwrap().iter().map(|f| f["count"].as_u64().unwrap()).sum();
+    let sum: u64 = all["facets"]["evidence_level"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum();
     assert_eq!(sum, n, "evidence facet counts add up to the total");
 
-    let (_, v) = get(&app.router, "/api/v1/search?year_from=2015&year_to=2019&per_page=100").await;
+    let (_, v) = get(
+        &app.router,
+        "/api/v1/search?year_from=2015&year_to=2019&per_page=100",
+    )
+    .await;
     assert!(v["total"].as_u64().unwrap() > 0);
     for h in hits(&v) {
         let y: u32 = h["published"].as_str().unwrap()[..4].parse().unwrap();
@@ -92,8 +123,14 @@ async fn empty_query_browses_everything_and_filters_narrow() {
     assert!(hits(&v).iter().all(|h| h["open_access"] == true));
     let (_, v) = get(&app.router, "/api/v1/search?source=nowhere").await;
     assert_eq!(v["total"], 0);
-    let (_, v) = get(&app.router, "/api/v1/search?source=sample&evidence_level=rct,systematic_review&per_page=100").await;
-    assert!(hits(&v).iter().all(|h| h["evidence_level"] == "rct" || h["evidence_level"] == "systematic_review"));
+    let (_, v) = get(
+        &app.router,
+        "/api/v1/search?source=sample&evidence_level=rct,systematic_review&per_page=100",
+    )
+    .await;
+    assert!(hits(&v)
+        .iter()
+        .all(|h| h["evidence_level"] == "rct" || h["evidence_level"] == "systematic_review"));
 }
 
 #[tokio::test]
@@ -104,7 +141,12 @@ async fn paging_is_disjoint_and_stable_and_date_sort_orders() {
     let (_, both) = get(&app.router, "/api/v1/search?q=diabetes&per_page=10").await;
     assert!(p1["total"].as_u64().unwrap() >= 10);
     assert_eq!(p1["total"], p2["total"]);
-    let ids = |v: &serde_json::Value| hits(v).iter().map(|h| h["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let ids = |v: &serde_json::Value| {
+        hits(v)
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     let mut joined = ids(&p1);
     joined.extend(ids(&p2));
     assert_eq!(joined, ids(&both));
@@ -112,7 +154,10 @@ async fn paging_is_disjoint_and_stable_and_date_sort_orders() {
     assert!(hits(&far).is_empty());
 
     let (_, d) = get(&app.router, "/api/v1/search?q=asthma&sort=date&per_page=50").await;
-    let dates: Vec<String> = hits(&d).iter().map(|h| h["published"].as_str().unwrap_or("").to_string()).collect();
+    let dates: Vec<String> = hits(&d)
+        .iter()
+        .map(|h| h["published"].as_str().unwrap_or("").to_string())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted);
@@ -123,16 +168,43 @@ async fn query_language_constructs() {
     let app = starter_app().await;
     let total = |v: &serde_json::Value| v["total"].as_u64().unwrap();
     let (_, a) = get(&app.router, "/api/v1/search?q=asthma").await;
-    let (_, b) = get(&app.router, &format!("/api/v1/search?q={}", enc("asthma NOT children"))).await;
+    let (_, b) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("asthma NOT children")),
+    )
+    .await;
     assert!(total(&b) < total(&a));
-    let (_, c) = get(&app.router, &format!("/api/v1/search?q={}", enc("asthma AND sepsis"))).await;
-    let (_, d) = get(&app.router, &format!("/api/v1/search?q={}", enc("asthma OR sepsis"))).await;
+    let (_, c) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("asthma AND sepsis")),
+    )
+    .await;
+    let (_, d) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("asthma OR sepsis")),
+    )
+    .await;
     assert!(total(&c) <= total(&a) && total(&d) >= total(&a));
-    let (_, t) = get(&app.router, &format!("/api/v1/search?q={}", enc("asthma[ti]"))).await;
+    let (_, t) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("asthma[ti]")),
+    )
+    .await;
     for h in hits(&t) {
-        assert!(h["title"].as_str().unwrap().to_lowercase().contains("asthma"), "{h}");
+        assert!(
+            h["title"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("asthma"),
+            "{h}"
+        );
     }
-    let (_, p) = get(&app.router, &format!("/api/v1/search?q={}", enc("\"heart failure\""))).await;
+    let (_, p) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("\"heart failure\"")),
+    )
+    .await;
     assert!(total(&p) > 0);
     let (_, pre) = get(&app.router, &format!("/api/v1/search?q={}", enc("diabet*"))).await;
     let (_, word) = get(&app.router, "/api/v1/search?q=diabetes").await;
@@ -142,12 +214,25 @@ async fn query_language_constructs() {
         assert_eq!(s, StatusCode::OK);
         assert!(total(&v) > 0, "{q} finds nothing");
     }
-    let (_, w) = get(&app.router, &format!("/api/v1/search?q={}", enc("\"heart failure"))).await;
-    assert!(w["query"]["warnings"][0].as_str().unwrap().contains("unclosed quote"));
-    let (_, e) = get(&app.router, &format!("/api/v1/search?q={}&explain=true", enc("asthma inhaler"))).await;
+    let (_, w) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}", enc("\"heart failure")),
+    )
+    .await;
+    assert!(w["query"]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("unclosed quote"));
+    let (_, e) = get(
+        &app.router,
+        &format!("/api/v1/search?q={}&explain=true", enc("asthma inhaler")),
+    )
+    .await;
     let ex = &hits(&e)[0]["explain"];
     assert!(ex["text"].as_f64().unwrap() > 0.0, "{ex}");
-    assert!(ex["evidence_prior"].is_number() && ex["recency"].is_number() && ex["trust"].is_number());
+    assert!(
+        ex["evidence_prior"].is_number() && ex["recency"].is_number() && ex["trust"].is_number()
+    );
 }
 
 #[tokio::test]
@@ -168,16 +253,43 @@ async fn bad_input_gets_clear_json_errors() {
     let long = "a".repeat(search::MAX_QUERY_CHARS + 1);
     let cases = [
         (format!("/api/v1/search?q={long}"), "query_too_long"),
-        ("/api/v1/search?per_page=101".to_string(), "invalid_parameter"),
-        ("/api/v1/search?page=100000".to_string(), "invalid_parameter"),
-        ("/api/v1/search?page=999999999999999999999999".to_string(), "invalid_parameter"),
-        ("/api/v1/search?page=1001&per_page=10".to_string(), "page_too_deep"),
-        ("/api/v1/search?evidence_level=gold".to_string(), "invalid_parameter"),
-        ("/api/v1/search?year_from=twenty".to_string(), "invalid_parameter"),
-        ("/api/v1/search?year_from=2020&year_to=2001".to_string(), "invalid_parameter"),
+        (
+            "/api/v1/search?per_page=101".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?page=100000".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?page=999999999999999999999999".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?page=1001&per_page=10".to_string(),
+            "page_too_deep",
+        ),
+        (
+            "/api/v1/search?evidence_level=gold".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?year_from=twenty".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?year_from=2020&year_to=2001".to_string(),
+            "invalid_parameter",
+        ),
         ("/api/v1/search?sort=best".to_string(), "invalid_parameter"),
-        ("/api/v1/search?audience=robots".to_string(), "invalid_parameter"),
-        ("/api/v1/search?open_access=maybe".to_string(), "invalid_parameter"),
+        (
+            "/api/v1/search?audience=robots".to_string(),
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/search?open_access=maybe".to_string(),
+            "invalid_parameter",
+        ),
         ("/api/v1/nope".to_string(), "not_found"),
     ];
     for (uri, code) in cases {
@@ -187,9 +299,17 @@ async fn bad_input_gets_clear_json_errors() {
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
     let (_, v) = get(&app.router, "/api/v1/search?evidence_level=gold").await;
-    assert!(v["error"]["message"].as_str().unwrap().contains("systematic_review"), "lists valid levels");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("systematic_review"),
+        "lists valid levels"
+    );
     // Unbalanced input is parsed leniently and says so.
-    for q in ["(asthma", "asthma)", "\"asthma", "AND", "NOT", "-", "()", "[ti]", "title:", "*:*"] {
+    for q in [
+        "(asthma", "asthma)", "\"asthma", "AND", "NOT", "-", "()", "[ti]", "title:", "*:*",
+    ] {
         let (s, v) = get(&app.router, &format!("/api/v1/search?q={}", enc(q))).await;
         assert_eq!(s, StatusCode::OK, "{q}: {v}");
     }
@@ -228,8 +348,9 @@ fn hostile_queries_always_get_well_formed_answers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(starter_app());
     let pieces = prop::sample::select(vec![
-        "asthma", "\"", "(", ")", "AND", "OR", "NOT", "-", "*", "[ti]", "[", "]", "title:", "mesh:", "pmid:", "doi:",
-        "10.5555/", "NCT9", "é", "😀", "\u{0}", "%", "&", "<script>", "covid-19", "\\", "/", ":", "~", "^2", "{", "?",
+        "asthma", "\"", "(", ")", "AND", "OR", "NOT", "-", "*", "[ti]", "[", "]", "title:",
+        "mesh:", "pmid:", "doi:", "10.5555/", "NCT9", "é", "😀", "\u{0}", "%", "&", "<script>",
+        "covid-19", "\\", "/", ":", "~", "^2", "{", "?",
     ]);
     let query = prop::collection::vec(pieces, 0..40).prop_map(|v| v.join(" "));
     let any = "\\PC{0,60}";
@@ -243,7 +364,10 @@ fn hostile_queries_always_get_well_formed_answers() {
             for text in [q, noise] {
                 let uri = format!("/api/v1/search?q={}&per_page=3", enc(&text));
                 let (s, v) = rt.block_on(get(&app.router, &uri));
-                prop_assert!(s == StatusCode::OK || s == StatusCode::BAD_REQUEST, "{text:?}: {s}");
+                prop_assert!(
+                    s == StatusCode::OK || s == StatusCode::BAD_REQUEST,
+                    "{text:?}: {s}"
+                );
                 if s == StatusCode::OK {
                     prop_assert!(v["total"].is_u64() && v["hits"].is_array(), "{text:?}: {v}");
                     for h in v["hits"].as_array().unwrap() {

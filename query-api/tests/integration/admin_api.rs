@@ -18,7 +18,9 @@ use crate::common::get;
 const TOKEN: &str = "test-admin-token-0123456789";
 
 fn shared(rel: &str) -> Option<Vec<u8>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(rel);
     std::fs::read(&p).ok().or_else(|| {
         eprintln!("skipping: {} is absent", p.display());
         None
@@ -26,7 +28,12 @@ fn shared(rel: &str) -> Option<Vec<u8>> {
 }
 
 fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(rel)).expect("fixture")
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures")
+            .join(rel),
+    )
+    .expect("fixture")
 }
 
 fn esearch(count: usize) -> String {
@@ -44,17 +51,29 @@ async fn pubmed(efetch: Vec<u8>, count: usize, delay: Duration) -> MockServer {
         .await;
     Mock::given(method("GET"))
         .and(path("/entrez/eutils/efetch.fcgi"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(efetch, "text/xml").set_delay(delay))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(efetch, "text/xml")
+                .set_delay(delay),
+        )
         .mount(&server)
         .await;
     server
 }
 
-async fn app_with(server: &MockServer, dir: &std::path::Path, token: Option<&str>) -> (Router, AppState) {
+async fn app_with(
+    server: &MockServer,
+    dir: &std::path::Path,
+    token: Option<&str>,
+) -> (Router, AppState) {
     let mut config = indexer::Config::default();
     config.server.data = dir.to_path_buf();
     config.index.memory_mb = 32;
-    let mut src = harvest::SourceConfig::new("pubmed", harvest::SourceKind::Pubmed, &format!("{}/entrez/eutils/", server.uri()));
+    let mut src = harvest::SourceConfig::new(
+        "pubmed",
+        harvest::SourceKind::Pubmed,
+        &format!("{}/entrez/eutils/", server.uri()),
+    );
     src.query = Some("air embolism".into());
     src.page_size = Some(200);
     src.rate_per_s = Some(50.0);
@@ -64,27 +83,47 @@ async fn app_with(server: &MockServer, dir: &std::path::Path, token: Option<&str
     (query_api::app(state.clone()), state)
 }
 
-async fn send(router: &Router, method: &str, uri: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, serde_json::Value) {
+async fn send(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (StatusCode, serde_json::Value) {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let req = match body {
-        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
         None => req.body(Body::empty()),
     }
     .unwrap();
     let resp = router.clone().oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 async fn wait_done(router: &Router, id: &str) -> serde_json::Value {
     for _ in 0..600 {
-        let (s, v) = send(router, "GET", &format!("/api/v1/admin/jobs/{id}"), Some(TOKEN), None).await;
+        let (s, v) = send(
+            router,
+            "GET",
+            &format!("/api/v1/admin/jobs/{id}"),
+            Some(TOKEN),
+            None,
+        )
+        .await;
         assert_eq!(s, StatusCode::OK, "{v}");
-        if ["succeeded", "failed", "cancelled", "interrupted"].contains(&v["state"].as_str().unwrap_or("")) {
+        if ["succeeded", "failed", "cancelled", "interrupted"]
+            .contains(&v["state"].as_str().unwrap_or(""))
+        {
             return v;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -94,12 +133,20 @@ async fn wait_done(router: &Router, id: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_needs_a_token() {
-    let server = pubmed(fixture("harvest/pubmed/efetch_mixed.xml"), 8, Duration::ZERO).await;
+    let server = pubmed(
+        fixture("harvest/pubmed/efetch_mixed.xml"),
+        8,
+        Duration::ZERO,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let (disabled, _) = app_with(&server, dir.path(), None).await;
     let (s, v) = send(&disabled, "GET", "/api/v1/admin/jobs", Some(TOKEN), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(v["error"]["message"].as_str().unwrap().contains("EVIDENCE_ADMIN_TOKEN"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("EVIDENCE_ADMIN_TOKEN"));
 
     let dir = tempfile::tempdir().unwrap();
     let (router, _) = app_with(&server, dir.path(), Some(TOKEN)).await;
@@ -115,7 +162,9 @@ async fn admin_needs_a_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harvest_job_makes_records_searchable_without_restart() {
-    let Some(efetch) = shared("sources/pubmed/efetch_pubmedarticleset_121.xml") else { return };
+    let Some(efetch) = shared("sources/pubmed/efetch_pubmedarticleset_121.xml") else {
+        return;
+    };
     let server = pubmed(efetch, 121, Duration::from_millis(300)).await;
     let dir = tempfile::tempdir().unwrap();
     let (router, state) = app_with(&server, dir.path(), Some(TOKEN)).await;
@@ -123,7 +172,14 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     let (_, v) = get(&router, "/api/v1/search?q=31045810").await;
     assert_ne!(v["hits"][0]["id"], "pubmed:31045810");
 
-    let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(r#"{"kind":"harvest"}"#)).await;
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"harvest"}"#),
+    )
+    .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
     // Searches keep answering while the job runs.
@@ -135,18 +191,36 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["counts"]["added"], 121);
     assert!(job["started_at"].is_string() && job["finished_at"].is_string());
-    assert_ne!(state.live_generation(), before, "the first harvest replaces the starter index");
+    assert_ne!(
+        state.live_generation(),
+        before,
+        "the first harvest replaces the starter index"
+    );
 
     let (_, v) = get(&router, "/api/v1/search?q=31045810").await;
     assert_eq!(v["hits"][0]["id"], "pubmed:31045810", "{v}");
     assert!(!v["hits"][0]["mesh_terms"].as_array().unwrap().is_empty());
     let (_, v) = get(&router, "/api/v1/search?q=air%20embolism").await;
     assert!(v["total"].as_u64().unwrap() > 10);
-    assert!(v["notices"].as_array().unwrap().iter().all(|n| !n.as_str().unwrap().contains("sample")), "no sample records once real ones are indexed");
+    assert!(
+        v["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| !n.as_str().unwrap().contains("sample")),
+        "no sample records once real ones are indexed"
+    );
 
     // A second harvest indexes incrementally: nothing changed, same generation.
     let generation = state.live_generation();
-    let (_, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(r#"{"kind":"harvest","sources":["pubmed"]}"#)).await;
+    let (_, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"harvest","sources":["pubmed"]}"#),
+    )
+    .await;
     let job = wait_done(&router, v["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["counts"]["added"], 0);
@@ -154,7 +228,14 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     assert_eq!(state.live_generation(), generation);
 
     // A reindex builds a new generation and goes live.
-    let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(r#"{"kind":"reindex"}"#)).await;
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"reindex"}"#),
+    )
+    .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let job = wait_done(&router, v["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
@@ -173,25 +254,62 @@ async fn harvest_job_makes_records_searchable_without_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_conflict_and_bad_bodies() {
-    let server = pubmed(fixture("harvest/pubmed/efetch_mixed.xml"), 8, Duration::from_secs(2)).await;
+    let server = pubmed(
+        fixture("harvest/pubmed/efetch_mixed.xml"),
+        8,
+        Duration::from_secs(2),
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let (router, state) = app_with(&server, dir.path(), Some(TOKEN)).await;
     let generation = state.live_generation();
 
     let body = r#"{"kind":"harvest","sources":["pubmed"]}"#;
-    let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(body)).await;
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(body),
+    )
+    .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let id = v["id"].as_str().unwrap().to_string();
-    let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(body)).await;
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(body),
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains(&id));
 
-    let (s, v) = send(&router, "DELETE", &format!("/api/v1/admin/jobs/{id}"), Some(TOKEN), None).await;
+    let (s, v) = send(
+        &router,
+        "DELETE",
+        &format!("/api/v1/admin/jobs/{id}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     let job = wait_done(&router, &id).await;
     assert_eq!(job["state"], "cancelled", "{job}");
-    assert_eq!(state.live_generation(), generation, "a cancelled job never changes the live index");
-    let (s, _) = send(&router, "DELETE", &format!("/api/v1/admin/jobs/{id}"), Some(TOKEN), None).await;
+    assert_eq!(
+        state.live_generation(),
+        generation,
+        "a cancelled job never changes the live index"
+    );
+    let (s, _) = send(
+        &router,
+        "DELETE",
+        &format!("/api/v1/admin/jobs/{id}"),
+        Some(TOKEN),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (s, _) = send(&router, "GET", "/api/v1/admin/jobs/nope", Some(TOKEN), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -204,9 +322,19 @@ async fn cancel_conflict_and_bad_bodies() {
         (r#"{"kind":"harvest","extra":1}"#, "extra"),
         (r#"{"kind":"#, "invalid"),
     ] {
-        let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(body)).await;
+        let (s, v) = send(
+            &router,
+            "POST",
+            "/api/v1/admin/jobs",
+            Some(TOKEN),
+            Some(body),
+        )
+        .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(needle), "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
     }
 }
 
@@ -220,7 +348,11 @@ async fn restart_finds_interrupted_job_and_old_generation_serving() {
         let state = AppState::with_admin_token(config.clone(), Some(TOKEN.into())).unwrap();
         state.prepare().await.unwrap();
         // A job the server was running when it died, and the generation it was half-way through.
-        let mut job = store::JobRecord::new("job-crashed", "reindex", serde_json::json!({"kind": "reindex", "sources": [], "full": false, "trigger": "admin"}));
+        let mut job = store::JobRecord::new(
+            "job-crashed",
+            "reindex",
+            serde_json::json!({"kind": "reindex", "sources": [], "full": false, "trigger": "admin"}),
+        );
         job.state = store::JobState::Running;
         state.store().insert_job(&job).unwrap();
         state.generations().begin().unwrap();
@@ -228,16 +360,38 @@ async fn restart_finds_interrupted_job_and_old_generation_serving() {
     let state = AppState::with_admin_token(config, Some(TOKEN.into())).unwrap();
     let live_before = state.generations().live().unwrap();
     state.prepare().await.unwrap();
-    assert_eq!(state.live_generation(), live_before, "the previous generation serves");
-    assert_eq!(state.generations().list().unwrap(), vec![live_before.unwrap()], "the half-built one is gone");
+    assert_eq!(
+        state.live_generation(),
+        live_before,
+        "the previous generation serves"
+    );
+    assert_eq!(
+        state.generations().list().unwrap(),
+        vec![live_before.unwrap()],
+        "the half-built one is gone"
+    );
     let router = query_api::app(state.clone());
-    let (s, v) = send(&router, "GET", "/api/v1/admin/jobs/job-crashed", Some(TOKEN), None).await;
+    let (s, v) = send(
+        &router,
+        "GET",
+        "/api/v1/admin/jobs/job-crashed",
+        Some(TOKEN),
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["state"], "interrupted", "{v}");
     let (s, _) = get(&router, "/api/v1/search?q=asthma").await;
     assert_eq!(s, StatusCode::OK);
     // And a new build succeeds.
-    let (s, v) = send(&router, "POST", "/api/v1/admin/jobs", Some(TOKEN), Some(r#"{"kind":"reindex"}"#)).await;
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"reindex"}"#),
+    )
+    .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     let job = wait_done(&router, v["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
@@ -245,17 +399,35 @@ async fn restart_finds_interrupted_job_and_old_generation_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn searches_feed_staff_analytics_without_personal_data() {
-    let server = pubmed(fixture("harvest/pubmed/efetch_mixed.xml"), 8, Duration::ZERO).await;
+    let server = pubmed(
+        fixture("harvest/pubmed/efetch_mixed.xml"),
+        8,
+        Duration::ZERO,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let (router, _) = app_with(&server, dir.path(), Some(TOKEN)).await;
-    for q in ["asthma", "Asthma ", "asthma", "zzzqqqxxx", "call 0123 456 7890 about asthma"] {
-        let (s, _) = get(&router, &format!("/api/v1/search?q={}", crate::common::enc(q))).await;
+    for q in [
+        "asthma",
+        "Asthma ",
+        "asthma",
+        "zzzqqqxxx",
+        "call 0123 456 7890 about asthma",
+    ] {
+        let (s, _) = get(
+            &router,
+            &format!("/api/v1/search?q={}", crate::common::enc(q)),
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
     }
     let mut stats = serde_json::Value::Null;
     for _ in 0..100 {
         let (_, v) = send(&router, "GET", "/api/v1/admin/stats", Some(TOKEN), None).await;
-        let logged: u64 = v["queries"]["top"].as_array().map(|a| a.iter().map(|p| p[1].as_u64().unwrap_or(0)).sum()).unwrap_or(0);
+        let logged: u64 = v["queries"]["top"]
+            .as_array()
+            .map(|a| a.iter().map(|p| p[1].as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0);
         if logged >= 5 {
             stats = v;
             break;
@@ -264,8 +436,14 @@ async fn searches_feed_staff_analytics_without_personal_data() {
     }
     let top = &stats["queries"]["top"];
     assert_eq!(top[0][0], "asthma", "{stats}");
-    assert_eq!(top[0][1], 3, "queries are normalised before counting: {stats}");
+    assert_eq!(
+        top[0][1], 3,
+        "queries are normalised before counting: {stats}"
+    );
     let zero = stats["queries"]["zero_results"].to_string();
     assert!(zero.contains("zzzqqqxxx"), "{zero}");
-    assert!(!stats.to_string().contains("0123 456 7890"), "phone-like numbers are masked");
+    assert!(
+        !stats.to_string().contains("0123 456 7890"),
+        "phone-like numbers are masked"
+    );
 }

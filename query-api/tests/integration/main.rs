@@ -1,5 +1,8 @@
 //! The HTTP API driven in memory (tower `oneshot`) over an index built from the starter corpus.
 
-mod common;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod admin_api;
+#[path = "../common/mod.rs"]
+mod common;
 mod search_api;
