@@ -184,11 +184,7 @@ pub async fn export(
     let p = SearchParams::parse(&pairs)?;
     let format = match last_value(&pairs, "format") {
         Some(v) => Format::parse(v)?,
-        None => {
-            return Err(ApiError::param(
-                "format is required: ris, bibtex or csv",
-            ))
-        }
+        None => return Err(ApiError::param("format is required: ris, bibtex or csv")),
     };
     let max = max_export(&state);
     let limit = match last_value(&pairs, "limit") {
@@ -828,7 +824,8 @@ fn today_string(secs: i64) -> String {
 /// offset), as Atom requires.
 pub fn is_rfc3339(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     if b.len() < 20
         || !digits(0..4)
         || b[4] != b'-'
@@ -933,11 +930,7 @@ pub fn entry_id(r: &Record) -> String {
 pub fn to_atom(records: &[Record], query: &str, base: Option<&str>, now: i64) -> String {
     let now = rfc3339(now);
     let updated: Vec<String> = records.iter().map(|r| entry_updated(r, &now)).collect();
-    let feed_updated = updated
-        .iter()
-        .max()
-        .cloned()
-        .unwrap_or_else(|| now.clone());
+    let feed_updated = updated.iter().max().cloned().unwrap_or_else(|| now.clone());
     let title = match query
         .split('&')
         .find_map(|kv| kv.strip_prefix("q="))
@@ -1032,7 +1025,11 @@ fn pct_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -1053,7 +1050,10 @@ mod tests {
 
     fn rec(title: &str) -> Record {
         let mut r = Record::new("test", "1", title);
-        r.authors = vec!["Smith AB".into(), "National Institute for Health and Care Excellence".into()];
+        r.authors = vec![
+            "Smith AB".into(),
+            "National Institute for Health and Care Excellence".into(),
+        ];
         r.journal = Some("BMJ".into());
         r.published = Some(PartialDate::from_parts(2021, Some(3), None).unwrap());
         r.identifiers = Identifiers {
@@ -1075,21 +1075,31 @@ mod tests {
         check("+1", "'+1");
         check("-1", "'-1");
         check("@SUM(A1)", "'@SUM(A1)");
-        check("=HYPERLINK(\"x\",\"y\")", "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"");
+        check(
+            "=HYPERLINK(\"x\",\"y\")",
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"",
+        );
         check("café", "café");
         check("", "");
     }
 
     #[test]
     fn bibtex_escaping() {
-        let check = |input: &str, expect: &str| assert_eq!(bibtex_escape(input), expect, "{input:?}");
+        let check =
+            |input: &str, expect: &str| assert_eq!(bibtex_escape(input), expect, "{input:?}");
         check("a {b} c", "a \\{b\\} c");
         check("50% & $5 #1 a_b", "50\\% \\& \\$5 \\#1 a\\_b");
-        check("\\input{/etc/passwd}", "\\textbackslash{}input\\{/etc/passwd\\}");
+        check(
+            "\\input{/etc/passwd}",
+            "\\textbackslash{}input\\{/etc/passwd\\}",
+        );
         check("x^2 ~ y", "x\\^{}2 \\~{} y");
         check("line\nbreak", "line break");
         check("Ærø — naïve", "Ærø — naïve");
-        assert_eq!(bibtex_title("NICE guidance on COVID-19"), "{NICE} guidance on {COVID-19}");
+        assert_eq!(
+            bibtex_title("NICE guidance on COVID-19"),
+            "{NICE} guidance on {COVID-19}"
+        );
         assert_eq!(bibtex_author("Smith AB"), "Smith, A. B.");
         assert_eq!(bibtex_author("van der Berg J"), "van der Berg, J.");
         assert_eq!(
@@ -1102,7 +1112,10 @@ mod tests {
     fn bibtex_keys_are_unique() {
         let rs = vec![rec("Asthma care"), rec("Asthma care"), rec("Asthma care")];
         let keys = bibtex_keys(&rs);
-        assert_eq!(keys, vec!["smith2021asthma", "smith2021asthmaa", "smith2021asthmab"]);
+        assert_eq!(
+            keys,
+            vec!["smith2021asthma", "smith2021asthmaa", "smith2021asthmab"]
+        );
         let mut anon = Record::new("t", "2", "On it");
         anon.published = Some(PartialDate::year(1999));
         assert_eq!(bibtex_key(&anon), "ref1999");
@@ -1113,7 +1126,10 @@ mod tests {
         let mut r = rec("Title\r\nwith break");
         assert_eq!(ris_type(&r), "JOUR");
         let text = to_ris(std::slice::from_ref(&r));
-        assert!(text.starts_with("TY  - JOUR\r\nTI  - Title with break\r\n"), "{text}");
+        assert!(
+            text.starts_with("TY  - JOUR\r\nTI  - Title with break\r\n"),
+            "{text}"
+        );
         assert!(text.contains("PY  - 2021\r\nDA  - 2021/03/\r\n"), "{text}");
         assert!(text.contains("DO  - 10.5555/x\r\n"));
         assert!(text.ends_with("ER  - \r\n\r\n"));
@@ -1132,7 +1148,10 @@ mod tests {
 
     #[test]
     fn xml_text() {
-        assert_eq!(xml_escape("a<b>&\"c'\u{0}\u{1b}d\u{ffff}"), "a&lt;b&gt;&amp;&quot;c&apos;d");
+        assert_eq!(
+            xml_escape("a<b>&\"c'\u{0}\u{1b}d\u{ffff}"),
+            "a&lt;b&gt;&amp;&quot;c&apos;d"
+        );
     }
 
     #[test]
@@ -1141,10 +1160,21 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_962_896), "2026-11-29T14:34:56Z");
         assert_eq!(today_string(1_795_962_896), "2026-11-29");
-        for ok in ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00.123+01:00", "2024-05-01t10:00:00z"] {
+        for ok in [
+            "2024-05-01T10:00:00Z",
+            "2024-05-01T10:00:00.123+01:00",
+            "2024-05-01t10:00:00z",
+        ] {
             assert!(is_rfc3339(ok), "{ok}");
         }
-        for bad in ["2024-05-01", "2024-05-01 10:00:00Z", "2024-05-01T10:00:00", "2024-05-01T10:00:00+0100", "2024-05-01T10:00:00.Z", "x"] {
+        for bad in [
+            "2024-05-01",
+            "2024-05-01 10:00:00Z",
+            "2024-05-01T10:00:00",
+            "2024-05-01T10:00:00+0100",
+            "2024-05-01T10:00:00.Z",
+            "x",
+        ] {
             assert!(!is_rfc3339(bad), "{bad}");
         }
     }
@@ -1152,10 +1182,20 @@ mod tests {
     #[test]
     fn canonical_queries_are_stable() {
         let p = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
-        let a = canonical_query(&p(&[("q", "asthma & copd"), ("page", "2"), ("evidence_level", "guideline")]));
-        let b = canonical_query(&p(&[("evidence_level", "guideline"), ("q", "asthma & copd"), ("sort", "relevance")]));
+        let a = canonical_query(&p(&[
+            ("q", "asthma & copd"),
+            ("page", "2"),
+            ("evidence_level", "guideline"),
+        ]));
+        let b = canonical_query(&p(&[
+            ("evidence_level", "guideline"),
+            ("q", "asthma & copd"),
+            ("sort", "relevance"),
+        ]));
         assert_eq!(a, b);
         assert_eq!(a, "evidence_level=guideline&q=asthma%20%26%20copd");
         assert_eq!(pct_decode("asthma%20%26%20copd"), "asthma & copd");

@@ -39,7 +39,7 @@ pub use crate::state::AppState;
         description = "Ranked, evidence-graded search over harvested health literature, guidelines and trials."
     ),
     paths(
-        api::search, api::record, api::healthz, api::readyz,
+        api::search, api::record, api::healthz, api::readyz, export::export, export::feed,
         admin::create_job, admin::list_jobs, admin::get_job, admin::cancel_job, admin::sources, admin::stats
     ),
     components(schemas(

@@ -29,7 +29,8 @@ const APP_JS: &str = include_str!("../static/app.js");
 const STYLE_CSS: &str = include_str!("../static/style.css");
 
 /// The Content-Security-Policy of every page and static file.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; \
 require-trusted-types-for 'script'; trusted-types 'none'";
 
@@ -197,12 +198,21 @@ mod tests {
     fn page_is_small_and_complete() {
         let total = INDEX_HTML.len() + APP_JS.len() + STYLE_CSS.len();
         assert!(total < 40_000, "page is {total} bytes");
-        for placeholder in ["{{CSS_V}}", "{{JS_V}}", "{{LINK_RESOLVER}}", "{{MAX_EXPORT}}", "{{LEVELS}}"] {
+        for placeholder in [
+            "{{CSS_V}}",
+            "{{JS_V}}",
+            "{{LINK_RESOLVER}}",
+            "{{MAX_EXPORT}}",
+            "{{LEVELS}}",
+        ] {
             assert!(INDEX_HTML.contains(placeholder), "{placeholder}");
         }
         assert!(!INDEX_HTML.contains("<script>"), "no inline script");
         assert!(!INDEX_HTML.contains("style="), "no inline style");
-        assert!(!APP_JS.contains("innerHTML"), "the script never parses HTML strings");
+        assert!(
+            !APP_JS.contains("innerHTML"),
+            "the script never parses HTML strings"
+        );
     }
 
     #[test]

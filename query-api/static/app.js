@@ -22,7 +22,7 @@
     form: $('search'), q: $('q'), filters: $('filters'), toggle: $('refine-toggle'),
     h1: $('results-h'), status: $('status'), notices: $('notices'), info: $('query-info'),
     sources: $('sources'), intro: $('intro'), results: $('results'), pager: $('pager'),
-    exports: $('exports'), exportsHint: $('exports-hint'), feedLink: $('feed-link'),
+    active: $('active'), exports: $('exports'), exportsHint: $('exports-hint'), feedLink: $('feed-link'),
   };
 
   // Builds an element; strings among the children become text nodes, never HTML.
@@ -186,7 +186,9 @@
     if (h.sample) flag('f-sample', 'Sample, not evidence');
     if (h.audience === 'patient') flag('f-patient', 'For patients');
     if (h.open_access) flag('f-oa', 'Free full text');
-    const title = el('a', { href }, marked(h.title_html || h.title));
+    // The highlighted title is used only if it reads exactly as the plain title.
+    const hl = marked(h.title_html);
+    const title = el('a', { href }, hl.textContent === h.title ? hl : h.title);
     const meta = [h.source, h.journal, h.published && h.published.slice(0, 4)].filter(Boolean).join(' · ');
     const grade = typeof h.reading_grade === 'number' && isFinite(h.reading_grade)
       ? 'Reading grade ' + Math.max(0, Math.round(h.reading_grade)) + (h.reading_grade <= 8 ? ' (plain language)' : '') : null;
@@ -229,8 +231,10 @@
     }
     const q = data.query || {};
     if (q.identifier && q.identifier.kind) out.push(el('p', null, 'Looked up ' + q.identifier.kind.toUpperCase() + ' ' + q.identifier.value + '.'));
-    const ex = (q.expansions || []).map((e) => e.term + ' (also ' + (e.variants || []).join(', ') + ')');
-    if (ex.length) out.push(el('p', null, 'Also searched for spelling variants: ' + ex.join('; ') + '.'));
+    // Spelling variants and synonyms are worth telling; statistical expansions are not.
+    const ex = (q.expansions || []).filter((e) => /spelling|synonym/i.test(e.reason || ''))
+      .map((e) => (e.variants || []).join(', ') + ' for ' + e.term + ' (' + e.reason + ')');
+    if (ex.length) out.push(el('p', null, 'Also searched for ' + ex.join('; ') + '.'));
     for (const w of q.warnings || []) out.push(el('p', null, 'Note: ' + w));
     ui.info.replaceChildren(...out);
   }
@@ -284,10 +288,33 @@
     ui.exportsHint.textContent = 'Downloads hold up to ' + MAX_EXPORT + ' records in the order shown. The Atom feed lists the 50 newest; add it to a feed reader to be told of new records.';
   }
 
+  // The filters in force, in words, so they show even when the filter panel is folded away.
+  function activeFilters(p) {
+    const all = (k) => list(p.getAll(k).join(','));
+    const out = all('evidence_level').map((v) => LABEL[v] || v);
+    for (const v of all('source')) out.push('source ' + v);
+    if (p.get('year_from') || p.get('year_to')) out.push('published ' + (p.get('year_from') || '…') + ' to ' + (p.get('year_to') || '…'));
+    if (p.get('audience')) out.push(p.get('audience') === 'patient' ? 'patient-friendly information' : 'for ' + p.get('audience') + 's');
+    if (p.get('open_access') === 'true') out.push('free full text');
+    if (p.get('reading_grade_max')) out.push('reading grade ' + p.get('reading_grade_max') + ' or below');
+    return out;
+  }
+
+  function showActive(p) {
+    const active = activeFilters(p);
+    const clear = new URLSearchParams();
+    for (const k of ['q', 'sort', 'per_page']) if (p.get(k)) clear.set(k, p.get(k));
+    $('clear').href = pageUrl(clear);
+    ui.toggle.textContent = (ui.toggle.getAttribute('aria-expanded') === 'true' ? 'Hide filters' : 'Show filters') +
+      (active.length ? ' (' + active.length + ' on)' : '');
+    ui.active.replaceChildren(...(active.length ? ['Filtered to: ' + active.join(', ') + '. ', el('a', { href: pageUrl(clear) }, 'Clear filters')] : []));
+  }
+
   function idle() {
     ui.h1.textContent = 'Find evidence';
     document.title = 'Evidence search';
     for (const n of [ui.status, ui.notices, ui.info, ui.sources, ui.results, ui.pager]) n.replaceChildren();
+    showActive(state());
     ui.intro.hidden = false;
     ui.exports.hidden = true;
     facetOptions(state(), null, null, null);
@@ -357,6 +384,7 @@
       const [cls, head] = noticeKind(n);
       return el('div', { class: 'notice ' + cls, role: 'note' }, el('strong', null, head + ': '), n);
     }));
+    showActive(p);
     queryInfo(p, data);
     sourceStatuses(data);
     ui.results.replaceChildren(...hits.map(hit));
@@ -434,8 +462,8 @@
   ui.toggle.addEventListener('click', () => {
     const open = ui.toggle.getAttribute('aria-expanded') !== 'true';
     ui.toggle.setAttribute('aria-expanded', String(open));
-    ui.toggle.textContent = open ? 'Hide filters' : 'Show filters';
     ui.filters.classList.toggle('collapsed', !open);
+    showActive(state());
   });
 
   window.addEventListener('popstate', () => run(null));

@@ -46,7 +46,9 @@ fn hostile_records() -> Vec<Record> {
                 "=HYPERLINK(\"http://evil.example\")".into(),
             ];
             r.journal = Some("Journal of {Braces}, \"Quotes\"\r\nand Lines".into());
-            r.abstract_text = Some(format!("Abstract {i} with, commas and \"quotes\" and <b>tags</b>."));
+            r.abstract_text = Some(format!(
+                "Abstract {i} with, commas and \"quotes\" and <b>tags</b>."
+            ));
             r.keywords = vec!["=1+1".into(), "a,b".into(), "line\nbreak".into()];
             r.published = Some(PartialDate::from_parts(2020, Some(2), Some(29)).expect("date"));
             r.identifiers.doi = Some(format!("10.5555/hostile.{i}"));
@@ -110,7 +112,11 @@ async fn get_text(router: &Router, uri: &str) -> (StatusCode, HeaderMap, String)
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, headers, String::from_utf8(bytes.to_vec()).expect("utf-8 body"))
+    (
+        status,
+        headers,
+        String::from_utf8(bytes.to_vec()).expect("utf-8 body"),
+    )
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
@@ -140,22 +146,40 @@ fn hostile_titles() -> Vec<String> {
 
 /// Parses RIS into records of (tag, value) pairs, checking every line's shape.
 fn parse_ris(text: &str) -> Vec<Vec<(String, String)>> {
-    assert!(!text.contains('\n') || text.contains("\r\n"), "RIS lines end CRLF");
+    assert!(
+        !text.contains('\n') || text.contains("\r\n"),
+        "RIS lines end CRLF"
+    );
     let mut out = Vec::new();
     let mut cur: Vec<(String, String)> = Vec::new();
     for line in text.split("\r\n") {
         if line.is_empty() {
             continue;
         }
-        assert!(!line.contains('\n') && !line.contains('\r'), "stray line break in {line:?}");
+        assert!(
+            !line.contains('\n') && !line.contains('\r'),
+            "stray line break in {line:?}"
+        );
         let (tag, value) = line.split_at(6.min(line.len()));
-        let tag = tag.strip_suffix("  - ").unwrap_or_else(|| panic!("bad RIS line {line:?}"));
-        assert!(tag.len() == 2 && tag.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()), "bad tag in {line:?}");
+        let tag = tag
+            .strip_suffix("  - ")
+            .unwrap_or_else(|| panic!("bad RIS line {line:?}"));
+        assert!(
+            tag.len() == 2
+                && tag
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+            "bad tag in {line:?}"
+        );
         if tag == "TY" {
             assert!(cur.is_empty(), "TY inside a record");
         }
         if tag == "ER" {
-            assert_eq!(cur.first().map(|(t, _)| t.as_str()), Some("TY"), "record must start with TY");
+            assert_eq!(
+                cur.first().map(|(t, _)| t.as_str()),
+                Some("TY"),
+                "record must start with TY"
+            );
             out.push(std::mem::take(&mut cur));
         } else {
             cur.push((tag.to_string(), value.to_string()));
@@ -166,7 +190,10 @@ fn parse_ris(text: &str) -> Vec<Vec<(String, String)>> {
 }
 
 fn ris_values<'a>(rec: &'a [(String, String)], tag: &str) -> Vec<&'a str> {
-    rec.iter().filter(|(t, _)| t == tag).map(|(_, v)| v.as_str()).collect()
+    rec.iter()
+        .filter(|(t, _)| t == tag)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }
 
 #[tokio::test]
@@ -176,11 +203,17 @@ async fn ris_keeps_hostile_values_on_one_line() {
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(header_str(&h, "content-type").starts_with("application/x-research-info-systems"));
     let cd = header_str(&h, "content-disposition");
-    assert!(cd.starts_with("attachment; filename=\"evidence-search-") && cd.ends_with(".ris\""), "{cd}");
+    assert!(
+        cd.starts_with("attachment; filename=\"evidence-search-") && cd.ends_with(".ris\""),
+        "{cd}"
+    );
     let records = parse_ris(&text);
     assert_eq!(records.len(), hostile_records().len());
     assert_eq!(header_str(&h, "x-export-count"), records.len().to_string());
-    let mut titles: Vec<String> = records.iter().map(|r| ris_values(r, "TI")[0].to_string()).collect();
+    let mut titles: Vec<String> = records
+        .iter()
+        .map(|r| ris_values(r, "TI")[0].to_string())
+        .collect();
     let mut expect: Vec<String> = hostile_titles().iter().map(|t| one_line(t)).collect();
     titles.sort();
     expect.sort();
@@ -188,15 +221,27 @@ async fn ris_keeps_hostile_values_on_one_line() {
     for r in &records {
         assert_eq!(ris_values(r, "TY"), ["JOUR"]);
         assert_eq!(ris_values(r, "AU").len(), 3);
-        assert!(ris_values(r, "AU").contains(&"O'Brien \"Jim\" New line, Esq."), "{r:?}");
-        assert_eq!(ris_values(r, "JO"), ["Journal of {Braces}, \"Quotes\" and Lines"]);
+        assert!(
+            ris_values(r, "AU").contains(&"O'Brien \"Jim\" New line, Esq."),
+            "{r:?}"
+        );
+        assert_eq!(
+            ris_values(r, "JO"),
+            ["Journal of {Braces}, \"Quotes\" and Lines"]
+        );
         assert_eq!(ris_values(r, "PY"), ["2020"]);
         assert_eq!(ris_values(r, "DA"), ["2020/02/29/"]);
         assert!(ris_values(r, "DO")[0].starts_with("10.5555/hostile."));
         assert!(ris_values(r, "KW").contains(&"line break"));
-        assert!(!ris_values(r, "N1").iter().any(|n| n.contains("sample")), "not a sample: {r:?}");
+        assert!(
+            !ris_values(r, "N1").iter().any(|n| n.contains("sample")),
+            "not a sample: {r:?}"
+        );
     }
-    assert!(text.contains("Anämie bei Kindern: ß, 日本語, emoji 🩺"), "non-ASCII survives");
+    assert!(
+        text.contains("Anämie bei Kindern: ß, 日本語, emoji 🩺"),
+        "non-ASCII survives"
+    );
 }
 
 #[tokio::test]
@@ -207,8 +252,14 @@ async fn ris_marks_every_sample_record() {
     let records = parse_ris(&text);
     assert!(!records.is_empty());
     for r in &records {
-        assert!(ris_values(r, "N1").contains(&"Invented sample record, not evidence"), "{r:?}");
-        assert!(["JOUR", "RPRT", "ELEC", "GEN"].contains(&ris_values(r, "TY")[0]), "{r:?}");
+        assert!(
+            ris_values(r, "N1").contains(&"Invented sample record, not evidence"),
+            "{r:?}"
+        );
+        assert!(
+            ["JOUR", "RPRT", "ELEC", "GEN"].contains(&ris_values(r, "TY")[0]),
+            "{r:?}"
+        );
         assert!(!ris_values(r, "TI")[0].is_empty());
     }
 }
@@ -249,17 +300,32 @@ async fn bibtex_escapes_and_keys_are_unique() {
         let e = e.trim_start_matches('@');
         assert!(e.starts_with("article{"), "{e}");
         let key = &e["article{".len()..e.find(',').expect("key")];
-        assert!(!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{key}");
+        assert!(
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{key}"
+        );
         assert!(keys.insert(key.to_string()), "duplicate key {key}");
         assert!(braces_balanced(e), "unbalanced braces in {e}");
         for line in e.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             let line = line.trim();
-            assert!(line == "}" || (line.contains(" = {") && line.ends_with("},")), "bad field line {line:?}");
+            assert!(
+                line == "}" || (line.contains(" = {") && line.ends_with("},")),
+                "bad field line {line:?}"
+            );
         }
     }
-    assert!(text.contains("\\\\end") || text.contains("\\textbackslash{}end"), "backslash escaped");
-    assert!(!text.contains(" \\end{document}"), "no raw LaTeX command from the data");
-    assert!(text.contains("then \\{left\\} and"), "braces escaped: {text}");
+    assert!(
+        text.contains("\\\\end") || text.contains("\\textbackslash{}end"),
+        "backslash escaped"
+    );
+    assert!(
+        !text.contains(" \\end{document}"),
+        "no raw LaTeX command from the data"
+    );
+    assert!(
+        text.contains("then \\{left\\} and"),
+        "braces escaped: {text}"
+    );
     assert!(text.contains("100\\$ \\& \\#1 a\\_b"), "specials escaped");
     assert!(text.contains("Unbalanced \\} brace \\{ test"));
     assert!(text.contains("author = {Smith, A. B. and "), "{text}");
@@ -326,7 +392,9 @@ async fn csv_quotes_and_defuses_formulas() {
     assert_eq!(s, StatusCode::OK, "{text}");
     assert!(header_str(&h, "content-type").starts_with("text/csv"));
     assert!(header_str(&h, "content-disposition").ends_with(".csv\""));
-    let text = text.strip_prefix('\u{feff}').expect("UTF-8 byte order mark for spreadsheets");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("UTF-8 byte order mark for spreadsheets");
     let rows = parse_csv(text);
     let header = &rows[0];
     assert_eq!(header[0], "id");
@@ -336,17 +404,33 @@ async fn csv_quotes_and_defuses_formulas() {
     for row in &rows[1..] {
         assert_eq!(row.len(), header.len(), "{row:?}");
         for cell in row {
-            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "formula cell {cell:?}");
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "formula cell {cell:?}"
+            );
         }
         assert_eq!(row[col("source")], HOSTILE_SOURCE);
-        assert_eq!(row[col("authors")], "Smith AB; O'Brien \"Jim\"\nNew line, Esq.; =HYPERLINK(\"http://evil.example\")");
-        assert_eq!(row[col("journal")], "Journal of {Braces}, \"Quotes\"\r\nand Lines", "line breaks kept inside quotes");
+        assert_eq!(
+            row[col("authors")],
+            "Smith AB; O'Brien \"Jim\"\nNew line, Esq.; =HYPERLINK(\"http://evil.example\")"
+        );
+        assert_eq!(
+            row[col("journal")],
+            "Journal of {Braces}, \"Quotes\"\r\nand Lines",
+            "line breaks kept inside quotes"
+        );
         assert!(!row[col("note")].contains("sample"));
     }
     let mut titles: Vec<String> = rows[1..].iter().map(|r| r[col("title")].clone()).collect();
     let mut expect: Vec<String> = hostile_titles()
         .into_iter()
-        .map(|t| if t.starts_with(['=', '+', '-', '@']) { format!("'{t}") } else { t })
+        .map(|t| {
+            if t.starts_with(['=', '+', '-', '@']) {
+                format!("'{t}")
+            } else {
+                t
+            }
+        })
         .collect();
     titles.sort();
     expect.sort();
@@ -357,17 +441,35 @@ async fn csv_quotes_and_defuses_formulas() {
 async fn csv_follows_search_order_and_marks_samples() {
     let app = starter_app().await;
     let (_, search) = get(&app.router, "/api/v1/search?q=asthma&per_page=5").await;
-    let ids: Vec<&str> = search["hits"].as_array().expect("hits").iter().map(|h| h["id"].as_str().expect("id")).collect();
+    let ids: Vec<&str> = search["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["id"].as_str().expect("id"))
+        .collect();
     assert!(!ids.is_empty());
-    let (s, h, text) = get_text(&app.router, "/api/v1/export?q=asthma&format=csv&limit=5&page=3&per_page=1").await;
+    let (s, h, text) = get_text(
+        &app.router,
+        "/api/v1/export?q=asthma&format=csv&limit=5&page=3&per_page=1",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{text}");
     let rows = parse_csv(text.trim_start_matches('\u{feff}'));
     let exported: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(exported, ids, "exports start at the first hit, in search order, whatever page says");
+    assert_eq!(
+        exported, ids,
+        "exports start at the first hit, in search order, whatever page says"
+    );
     assert_eq!(header_str(&h, "x-total-count"), search["total"].to_string());
-    let note = rows[0].iter().position(|c| c == "note").expect("note column");
+    let note = rows[0]
+        .iter()
+        .position(|c| c == "note")
+        .expect("note column");
     for r in &rows[1..] {
-        assert!(r[note].contains("Invented sample record, not evidence"), "{r:?}");
+        assert!(
+            r[note].contains("Invented sample record, not evidence"),
+            "{r:?}"
+        );
     }
 }
 
@@ -376,7 +478,11 @@ async fn csv_follows_search_order_and_marks_samples() {
 #[tokio::test]
 async fn limits_and_errors() {
     let app = hostile_app(4).await;
-    let count = |h: &HeaderMap| header_str(h, "x-export-count").parse::<usize>().expect("count");
+    let count = |h: &HeaderMap| {
+        header_str(h, "x-export-count")
+            .parse::<usize>()
+            .expect("count")
+    };
     let (s, h, _) = get_text(&app.router, "/api/v1/export?format=ris").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(count(&h), 4, "max_export is the default limit");
@@ -384,20 +490,58 @@ async fn limits_and_errors() {
     assert_eq!(count(&h), 2);
     assert_eq!(parse_csv(text.trim_start_matches('\u{feff}')).len(), 3);
     for (uri, code, needle) in [
-        ("/api/v1/export?format=ris&limit=5", "invalid_parameter", "from 1 to 4"),
-        ("/api/v1/export?format=ris&limit=0", "invalid_parameter", "limit"),
-        ("/api/v1/export?format=ris&limit=lots", "invalid_parameter", "limit"),
+        (
+            "/api/v1/export?format=ris&limit=5",
+            "invalid_parameter",
+            "from 1 to 4",
+        ),
+        (
+            "/api/v1/export?format=ris&limit=0",
+            "invalid_parameter",
+            "limit",
+        ),
+        (
+            "/api/v1/export?format=ris&limit=lots",
+            "invalid_parameter",
+            "limit",
+        ),
         ("/api/v1/export", "invalid_parameter", "format is required"),
-        ("/api/v1/export?format=pdf", "invalid_parameter", "ris, bibtex or csv"),
-        ("/api/v1/export?format=ris&evidence_level=gold", "invalid_parameter", "evidence_level"),
-        ("/api/v1/export?format=ris&year_from=2020&year_to=2010", "invalid_parameter", "year_from"),
-        ("/api/v1/feed?year_from=20x0", "invalid_parameter", "year_from"),
-        ("/api/v1/feed?audience=robots", "invalid_parameter", "audience"),
+        (
+            "/api/v1/export?format=pdf",
+            "invalid_parameter",
+            "ris, bibtex or csv",
+        ),
+        (
+            "/api/v1/export?format=ris&evidence_level=gold",
+            "invalid_parameter",
+            "evidence_level",
+        ),
+        (
+            "/api/v1/export?format=ris&year_from=2020&year_to=2010",
+            "invalid_parameter",
+            "year_from",
+        ),
+        (
+            "/api/v1/feed?year_from=20x0",
+            "invalid_parameter",
+            "year_from",
+        ),
+        (
+            "/api/v1/feed?audience=robots",
+            "invalid_parameter",
+            "audience",
+        ),
     ] {
         let (s, v) = get(&app.router, uri).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {v}");
         assert_eq!(v["error"]["code"], code, "{uri}: {v}");
-        assert!(v["error"]["message"].as_str().expect("message").contains(needle), "{uri}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains(needle),
+            "{uri}: {v}"
+        );
     }
     let long = format!("/api/v1/export?format=csv&q={}", enc(&"a".repeat(2000)));
     let (s, v) = get(&app.router, &long).await;
@@ -439,7 +583,9 @@ fn is_rfc3339(s: &str) -> bool {
         && b[13] == b':'
         && b[16] == b':'
         && (s.ends_with('Z') || s[19..].contains(['+', '-']))
-        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].iter().all(|&i| b[i].is_ascii_digit())
+        && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit())
 }
 
 /// Parses an Atom feed with quick-xml, checking RFC 4287's required elements as it goes.
@@ -465,7 +611,10 @@ fn parse_atom(xml: &str) -> Feed {
                 };
                 if path.is_empty() {
                     assert_eq!(name, "feed", "root element");
-                    assert_eq!(attr("xmlns").as_deref(), Some("http://www.w3.org/2005/Atom"));
+                    assert_eq!(
+                        attr("xmlns").as_deref(),
+                        Some("http://www.w3.org/2005/Atom")
+                    );
                 }
                 match (path.last().map(String::as_str), name.as_str()) {
                     (Some("feed"), "entry") => entry = Some(Entry::default()),
@@ -473,7 +622,9 @@ fn parse_atom(xml: &str) -> Feed {
                         feed.self_link = attr("href")
                     }
                     (Some("feed"), "author") => feed.has_author = true,
-                    (Some("entry"), "link") if attr("rel").as_deref().unwrap_or("alternate") == "alternate" => {
+                    (Some("entry"), "link")
+                        if attr("rel").as_deref().unwrap_or("alternate") == "alternate" =>
+                    {
                         if let Some(en) = entry.as_mut() {
                             en.link = attr("href");
                         }
@@ -514,19 +665,34 @@ fn parse_atom(xml: &str) -> Feed {
         }
     }
     assert!(path.is_empty(), "unclosed elements {path:?}");
-    assert!(!feed.id.is_empty() && feed.id.contains(':'), "feed id is an absolute IRI: {:?}", feed.id);
+    assert!(
+        !feed.id.is_empty() && feed.id.contains(':'),
+        "feed id is an absolute IRI: {:?}",
+        feed.id
+    );
     assert!(!feed.title.is_empty(), "feed title");
     assert!(is_rfc3339(&feed.updated), "feed updated {:?}", feed.updated);
     assert!(feed.self_link.is_some(), "feed link rel=self");
     assert!(feed.has_author, "a feed author covers entries without one");
     let mut ids = HashSet::new();
     for e in &feed.entries {
-        assert!(e.id.starts_with("urn:") && !e.id.contains(' '), "entry id {:?}", e.id);
+        assert!(
+            e.id.starts_with("urn:") && !e.id.contains(' '),
+            "entry id {:?}",
+            e.id
+        );
         assert!(ids.insert(e.id.clone()), "duplicate entry id {}", e.id);
         assert!(!e.title.is_empty(), "entry title");
         assert!(is_rfc3339(&e.updated), "entry updated {:?}", e.updated);
-        assert!(e.published.as_deref().is_none_or(is_rfc3339), "entry published {:?}", e.published);
-        assert!(e.link.as_deref().is_some_and(|l| !l.is_empty()), "entry link");
+        assert!(
+            e.published.as_deref().is_none_or(is_rfc3339),
+            "entry published {:?}",
+            e.published
+        );
+        assert!(
+            e.link.as_deref().is_some_and(|l| !l.is_empty()),
+            "entry link"
+        );
         assert!(!e.summary.is_empty(), "entry summary");
     }
     feed
@@ -547,25 +713,53 @@ async fn atom_feed_is_valid_newest_first_and_marks_samples() {
         .as_array()
         .expect("hits")
         .iter()
-        .map(|h| format!("urn:evidence-search:record:{}", enc(h["id"].as_str().expect("id"))))
+        .map(|h| {
+            format!(
+                "urn:evidence-search:record:{}",
+                enc(h["id"].as_str().expect("id"))
+            )
+        })
         .collect();
     let got: Vec<&str> = feed.entries.iter().map(|e| e.id.as_str()).collect();
     assert!(!got.is_empty());
-    assert_eq!(got, expect, "the feed is the newest matches, whatever sort and page say");
-    let published: Vec<&str> = feed.entries.iter().filter_map(|e| e.published.as_deref()).collect();
-    assert!(published.windows(2).all(|w| w[0] >= w[1]), "newest first: {published:?}");
+    assert_eq!(
+        got, expect,
+        "the feed is the newest matches, whatever sort and page say"
+    );
+    let published: Vec<&str> = feed
+        .entries
+        .iter()
+        .filter_map(|e| e.published.as_deref())
+        .collect();
+    assert!(
+        published.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {published:?}"
+    );
     for e in &feed.entries {
-        assert!(e.summary.starts_with("Invented sample record, not evidence."), "{}", e.summary);
+        assert!(
+            e.summary
+                .starts_with("Invented sample record, not evidence."),
+            "{}",
+            e.summary
+        );
         assert!(e.title.contains("[sample, not evidence]"));
     }
     let (_, _, again) = get_text(&app.router, "/api/v1/feed?sort=date&q=asthma").await;
-    assert_eq!(parse_atom(&again).id, feed.id, "feed ids are stable across parameter order");
+    assert_eq!(
+        parse_atom(&again).id,
+        feed.id,
+        "feed ids are stable across parameter order"
+    );
 }
 
 #[tokio::test]
 async fn atom_feed_escapes_hostile_text() {
     let app = hostile_app(1000).await;
-    let (s, _, xml) = get_text(&app.router, "/api/v1/feed?source=hostile&q=%3Cfeed%3E%20%26").await;
+    let (s, _, xml) = get_text(
+        &app.router,
+        "/api/v1/feed?source=hostile&q=%3Cfeed%3E%20%26",
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{xml}");
     parse_atom(&xml);
     let (s, _, xml) = get_text(&app.router, "/api/v1/feed?source=hostile").await;
@@ -579,11 +773,22 @@ async fn atom_feed_escapes_hostile_text() {
     expect.sort();
     assert_eq!(titles, expect, "titles survive escaping");
     for e in &feed.entries {
-        assert!(e.link.as_deref().is_some_and(|l| l.starts_with("https://doi.org/10.5555/hostile.")));
-        assert!(e.summary.contains("with, commas and \"quotes\" and <b>tags</b>"), "{}", e.summary);
+        assert!(e
+            .link
+            .as_deref()
+            .is_some_and(|l| l.starts_with("https://doi.org/10.5555/hostile.")));
+        assert!(
+            e.summary
+                .contains("with, commas and \"quotes\" and <b>tags</b>"),
+            "{}",
+            e.summary
+        );
         assert_eq!(e.published.as_deref(), Some("2020-02-29T00:00:00Z"));
     }
     let (s, _, xml) = get_text(&app.router, "/api/v1/feed?q=zzzqqqnothing").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(parse_atom(&xml).entries.is_empty(), "an empty feed is still valid");
+    assert!(
+        parse_atom(&xml).entries.is_empty(),
+        "an empty feed is still valid"
+    );
 }

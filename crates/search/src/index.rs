@@ -489,10 +489,19 @@ impl SearchIndex {
                 Some(g) => {
                     let mut s = g.snippet(&record.title);
                     s.set_snippet_prefix_postfix("<mark>", "</mark>");
-                    if s.highlighted().is_empty() {
-                        escape_html(&record.title)
-                    } else {
-                        s.to_html()
+                    // The fragment runs from the first to the last token, so leading and
+                    // trailing punctuation ("(2024 update)") is put back around it.
+                    match record.title.find(s.fragment()) {
+                        Some(start) if !s.highlighted().is_empty() && !s.fragment().is_empty() => {
+                            let end = start + s.fragment().len();
+                            format!(
+                                "{}{}{}",
+                                escape_html(&record.title[..start]),
+                                s.to_html(),
+                                escape_html(&record.title[end..])
+                            )
+                        }
+                        _ => escape_html(&record.title),
                     }
                 }
                 None => escape_html(&record.title),

@@ -322,6 +322,10 @@ async fn openapi_and_health() {
     assert_eq!(s, StatusCode::OK);
     assert!(v["paths"]["/api/v1/search"]["get"].is_object());
     assert!(v["paths"]["/api/v1/records/{id}"]["get"].is_object());
+    for p in ["/api/v1/export", "/api/v1/feed", "/api/v1/admin/jobs", "/api/v1/admin/jobs/{id}", "/api/v1/admin/stats"] {
+        assert!(v["paths"][p].is_object(), "{p} is documented");
+    }
+    assert!(v["components"]["securitySchemes"]["bearer"].is_object());
     let (s, _) = get(&app.router, "/healthz").await;
     assert_eq!(s, StatusCode::OK);
     let (s, v) = get(&app.router, "/readyz").await;
