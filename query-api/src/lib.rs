@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod params;
 pub mod querylog;
 pub mod state;
+pub mod suggest;
 pub mod web;
 
 use std::future::Future;
@@ -39,7 +40,7 @@ pub use crate::state::AppState;
         description = "Ranked, evidence-graded search over harvested health literature, guidelines and trials."
     ),
     paths(
-        api::search, api::record, api::healthz, api::readyz, export::export, export::feed,
+        api::search, api::record, api::healthz, api::readyz, export::export, export::feed, suggest::suggest,
         admin::create_job, admin::list_jobs, admin::get_job, admin::cancel_job, admin::sources, admin::stats
     ),
     components(schemas(
@@ -99,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(web::routes())
         .merge(export::routes())
+        .merge(suggest::routes())
         .merge(admin::routes(state.clone()))
         .fallback(not_found)
         .with_state(state)

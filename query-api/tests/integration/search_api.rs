@@ -385,3 +385,21 @@ fn hostile_queries_always_get_well_formed_answers() {
         })
         .unwrap();
 }
+
+#[tokio::test]
+async fn autocomplete_from_titles_and_mesh() {
+    let app = starter_app().await;
+    let (s, v) = get(&app.router, "/api/v1/suggest?q=hea").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let texts: Vec<String> = v["suggestions"].as_array().unwrap().iter().map(|x| x["text"].as_str().unwrap().to_lowercase()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("heart failure")), "{texts:?}");
+    assert!(texts.iter().all(|t| t.starts_with("hea")), "{texts:?}");
+    let (s, v) = get(&app.router, "/api/v1/suggest?q=").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["suggestions"].as_array().unwrap().is_empty());
+    let (s, v) = get(&app.router, "/api/v1/suggest?q=asth&limit=0").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_parameter");
+    let (s, _) = get(&app.router, &format!("/api/v1/suggest?q={}", "a".repeat(101))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
