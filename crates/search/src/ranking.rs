@@ -125,7 +125,7 @@ pub struct RankingParams {
     /// when a thesaurus is configured (0 = off).
     pub synonym_weight: f32,
     /// Pseudo-relevance feedback: how many top records of a first pass supply expansion terms
-    /// (0 = off). Only plain free-text queries are expanded.
+    /// (0 = off, the default: see benches/RELEVANCE.md). Only plain free-text queries are expanded.
     pub prf_docs: usize,
     /// Pseudo-relevance feedback: how many expansion terms are added.
     pub prf_terms: usize,
@@ -156,7 +156,7 @@ impl Default for RankingParams {
             retracted_factor: 0.2,
             superseded_factor: 0.6,
             synonym_weight: 0.5,
-            prf_docs: 10,
+            prf_docs: 0,
             prf_terms: 20,
             prf_weight: 0.5,
             prf_widen_min_terms: 0,
