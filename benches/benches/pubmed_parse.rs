@@ -7,7 +7,9 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn bench(c: &mut Criterion) {
-    let Some(path) = benches::shared_data().map(|d| d.join("sources/pubmed/efetch_pubmedarticleset_121.xml")) else {
+    let Some(path) =
+        benches::shared_data().map(|d| d.join("sources/pubmed/efetch_pubmedarticleset_121.xml"))
+    else {
         eprintln!("skipping pubmed_parse: ../shared/data is absent");
         return;
     };
@@ -15,8 +17,14 @@ fn bench(c: &mut Criterion) {
         eprintln!("skipping pubmed_parse: {} is absent", path.display());
         return;
     };
-    let (Some(open), Some(close)) = (xml.find("<PubmedArticleSet>"), xml.rfind("</PubmedArticleSet>")) else {
-        eprintln!("skipping pubmed_parse: {} has no PubmedArticleSet", path.display());
+    let (Some(open), Some(close)) = (
+        xml.find("<PubmedArticleSet>"),
+        xml.rfind("</PubmedArticleSet>"),
+    ) else {
+        eprintln!(
+            "skipping pubmed_parse: {} has no PubmedArticleSet",
+            path.display()
+        );
         return;
     };
     let head = &xml[..open + "<PubmedArticleSet>".len()];
@@ -44,12 +52,20 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("efetch_121_repeated", |b| {
-        b.iter(|| black_box(harvest::pubmed::parse_efetch(black_box(&big), "pubmed").map(|p| p.records.len())))
+        b.iter(|| {
+            black_box(
+                harvest::pubmed::parse_efetch(black_box(&big), "pubmed").map(|p| p.records.len()),
+            )
+        })
     });
     let one = xml.as_bytes();
     g.throughput(Throughput::Bytes(one.len() as u64));
     g.bench_function("efetch_121_once", |b| {
-        b.iter(|| black_box(harvest::pubmed::parse_efetch(black_box(one), "pubmed").map(|p| p.records.len())))
+        b.iter(|| {
+            black_box(
+                harvest::pubmed::parse_efetch(black_box(one), "pubmed").map(|p| p.records.len()),
+            )
+        })
     });
     g.finish();
 }

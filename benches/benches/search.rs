@@ -25,20 +25,22 @@ fn bench(c: &mut Criterion) {
             }
         };
         eprintln!("building a {label} document index for the search benches...");
-        let (index, secs) = match build_evidence_index(Some(dir.path()), gen.records(0..n as u64), 256 << 20) {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("skipping {label}: build failed: {e:#}");
-                continue;
-            }
-        };
+        let (index, secs) =
+            match build_evidence_index(Some(dir.path()), gen.records(0..n as u64), 256 << 20) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("skipping {label}: build failed: {e:#}");
+                    continue;
+                }
+            };
         eprintln!("built in {secs:.1}s ({:.0} records/s)", n as f64 / secs);
 
         // The comparison task: top 10, facets only for the faceted shape, no snippets.
         let mut g = c.benchmark_group(format!("search/{label}"));
         for shape in Shape::ALL {
             let qs: Vec<&BenchQuery> = queries.iter().filter(|q| q.shape == shape).collect();
-            let reqs: Vec<search::SearchRequest> = qs.iter().map(|q| q.request(false, None)).collect();
+            let reqs: Vec<search::SearchRequest> =
+                qs.iter().map(|q| q.request(false, None)).collect();
             let mut i = 0usize;
             g.bench_function(shape.as_str(), |b| {
                 b.iter(|| {
@@ -51,7 +53,10 @@ fn bench(c: &mut Criterion) {
         g.finish();
 
         // Cost of snippets and facets on 2-4 term queries.
-        let few: Vec<&BenchQuery> = queries.iter().filter(|q| q.shape == Shape::FewTerms).collect();
+        let few: Vec<&BenchQuery> = queries
+            .iter()
+            .filter(|q| q.shape == Shape::FewTerms)
+            .collect();
         let mut g = c.benchmark_group(format!("search_cost/{label}"));
         for (name, highlight, facets) in [
             ("bare", false, false),
@@ -59,7 +64,10 @@ fn bench(c: &mut Criterion) {
             ("snippets", true, false),
             ("facets+snippets", true, true),
         ] {
-            let reqs: Vec<search::SearchRequest> = few.iter().map(|q| q.request(highlight, Some(facets))).collect();
+            let reqs: Vec<search::SearchRequest> = few
+                .iter()
+                .map(|q| q.request(highlight, Some(facets)))
+                .collect();
             let mut i = 0usize;
             g.bench_function(name, |b| {
                 b.iter(|| {

@@ -156,11 +156,12 @@ impl Generator {
         let month = rng.chance(0.8).then(|| rng.range(1, 12) as u8);
         let day = month.and_then(|_| rng.chance(0.5).then(|| rng.range(1, 28) as u8));
         r.published = PartialDate::from_parts(year, month, day).ok();
-        let n_auth = if level == EvidenceLevel::Guideline || level == EvidenceLevel::PatientInformation {
-            0
-        } else {
-            rng.range(1, 8)
-        };
+        let n_auth =
+            if level == EvidenceLevel::Guideline || level == EvidenceLevel::PatientInformation {
+                0
+            } else {
+                rng.range(1, 8)
+            };
         r.authors = (0..n_auth)
             .map(|_| {
                 let a = (b'A' + rng.range(0, 25) as u8) as char;
@@ -200,8 +201,8 @@ impl Generator {
             .collect();
         r.language = Some("eng".into());
         r.open_access = Some(rng.chance(0.35));
-        r.identifiers.pmid =
-            matches!(source, "pubmed" | "europepmc" | "cochrane").then(|| (20_000_000 + i).to_string());
+        r.identifiers.pmid = matches!(source, "pubmed" | "europepmc" | "cochrane")
+            .then(|| (20_000_000 + i).to_string());
         r.identifiers.doi = Some(format!("10.5555/ebench.{}.{i}", self.seed));
         if source == "clinicaltrials" {
             r.identifiers.nct = Some(format!("NCT{:08}", 10_000_000 + i % 89_999_999));
@@ -262,7 +263,11 @@ impl Generator {
             if u < 0.28 {
                 out.push_str(STOP_WORDS[rng.range(0, 21)]);
             } else if u < 0.36 {
-                let t = if rng.chance(0.6) { topics[0] } else { *rng.pick(topics) };
+                let t = if rng.chance(0.6) {
+                    topics[0]
+                } else {
+                    *rng.pick(topics)
+                };
                 out.push_str(&t.text);
             } else if u < 0.39 {
                 match rng.range(0, 3) {
@@ -300,7 +305,9 @@ impl Generator {
     ) -> String {
         let mut out = String::with_capacity(2000);
         let sections: &[&str] = match level {
-            EvidenceLevel::PatientInformation | EvidenceLevel::Opinion | EvidenceLevel::Guideline => &[],
+            EvidenceLevel::PatientInformation
+            | EvidenceLevel::Opinion
+            | EvidenceLevel::Guideline => &[],
             _ => &["BACKGROUND", "METHODS", "RESULTS", "CONCLUSIONS"],
         };
         let target = rng.range(190, 260);
@@ -322,7 +329,11 @@ impl Generator {
                 )));
                 out.push(' ');
             }
-            let sentences = if sections.is_empty() { 3 } else { rng.range(2, 3) };
+            let sentences = if sections.is_empty() {
+                3
+            } else {
+                rng.range(2, 3)
+            };
             for s in 0..sentences {
                 if s > 0 {
                     out.push(' ');
@@ -364,7 +375,9 @@ fn source_for(rng: &mut Rng, level: EvidenceLevel) -> &'static str {
 fn pubtypes(level: EvidenceLevel) -> &'static [&'static str] {
     match level {
         EvidenceLevel::Guideline => &["Practice Guideline"],
-        EvidenceLevel::SystematicReview => &["Journal Article", "Systematic Review", "Meta-Analysis"],
+        EvidenceLevel::SystematicReview => {
+            &["Journal Article", "Systematic Review", "Meta-Analysis"]
+        }
         EvidenceLevel::Rct => &["Journal Article", "Randomized Controlled Trial"],
         EvidenceLevel::Observational => &["Journal Article", "Observational Study"],
         EvidenceLevel::CaseReport => &["Journal Article", "Case Reports"],

@@ -14,10 +14,12 @@ use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermSetQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED,
-    STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
 };
-use tantivy::{DocId, Index, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{
+    DocId, Index, IndexReader, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term,
+};
 
 use crate::corpus::PeerDoc;
 use crate::queries::{BenchQuery, Clause, Shape, TagField};
@@ -103,7 +105,11 @@ pub fn measure(
                 // Per-shape QPS is not meaningful in an interleaved run; report the rate this
                 // shape alone would reach back to back.
                 let mut sum = Summary::from_histogram(h, wall);
-                sum.qps = if sum.mean_ms > 0.0 { 1000.0 / sum.mean_ms } else { 0.0 };
+                sum.qps = if sum.mean_ms > 0.0 {
+                    1000.0 / sum.mean_ms
+                } else {
+                    0.0
+                };
                 (s.as_str(), sum)
             })
             .collect(),
@@ -231,7 +237,15 @@ impl TantivyRaw {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok((TantivyRaw { index, reader, f, count: false }, t.elapsed().as_secs_f64()))
+        Ok((
+            TantivyRaw {
+                index,
+                reader,
+                f,
+                count: false,
+            },
+            t.elapsed().as_secs_f64(),
+        ))
     }
 
     /// The query in `QueryParser` syntax.
@@ -245,7 +259,9 @@ impl TantivyRaw {
             .iter()
             .map(|c| match c {
                 Clause::Word { field, word } => format!("{}{word}", tag(*field)),
-                Clause::Phrase { field, words } => format!("{}\"{}\"", tag(*field), words.join(" ")),
+                Clause::Phrase { field, words } => {
+                    format!("{}\"{}\"", tag(*field), words.join(" "))
+                }
             })
             .collect::<Vec<_>>()
             .join(" ")
@@ -259,7 +275,10 @@ impl Collector for EvidenceCounts {
     type Fruit = [u64; 8];
     type Child = EvidenceCountsSeg;
     fn for_segment(&self, _: u32, seg: &SegmentReader) -> tantivy::Result<EvidenceCountsSeg> {
-        Ok(EvidenceCountsSeg(seg.fast_fields().u64("evidence").ok(), [0; 8]))
+        Ok(EvidenceCountsSeg(
+            seg.fast_fields().u64("evidence").ok(),
+            [0; 8],
+        ))
     }
     fn requires_scoring(&self) -> bool {
         false
@@ -328,7 +347,10 @@ impl Engine for TantivyRaw {
             clauses.push((
                 Occur::Must,
                 Box::new(TermSetQuery::new(
-                    q.filters.sources.iter().map(|s| Term::from_field_text(f.source, s)),
+                    q.filters
+                        .sources
+                        .iter()
+                        .map(|s| Term::from_field_text(f.source, s)),
                 )),
             ));
         }
@@ -339,10 +361,14 @@ impl Engine for TantivyRaw {
         };
         let searcher = self.reader.searcher();
         let top = if q.facets {
-            let (top, _counts) = searcher.search(&*query, &(TopDocs::with_limit(10), EvidenceCounts))?;
+            let (top, _counts) =
+                searcher.search(&*query, &(TopDocs::with_limit(10), EvidenceCounts))?;
             top
         } else if self.count {
-            let (top, _n) = searcher.search(&*query, &(TopDocs::with_limit(10), tantivy::collector::Count))?;
+            let (top, _n) = searcher.search(
+                &*query,
+                &(TopDocs::with_limit(10), tantivy::collector::Count),
+            )?;
             top
         } else {
             searcher.search(&*query, &TopDocs::with_limit(10))?
@@ -447,7 +473,9 @@ impl Sqlite {
             .iter()
             .map(|c| match c {
                 Clause::Word { field, word } => format!("{}\"{word}\"", tag(*field)),
-                Clause::Phrase { field, words } => format!("{}\"{}\"", tag(*field), words.join(" ")),
+                Clause::Phrase { field, words } => {
+                    format!("{}\"{}\"", tag(*field), words.join(" "))
+                }
             })
             .collect::<Vec<_>>()
             .join(" OR ")
@@ -567,7 +595,11 @@ impl Postgres {
                 Clause::Word { field, word } => w(*field, word),
                 Clause::Phrase { field, words } => format!(
                     "({})",
-                    words.iter().map(|x| w(*field, x)).collect::<Vec<_>>().join(" <-> ")
+                    words
+                        .iter()
+                        .map(|x| w(*field, x))
+                        .collect::<Vec<_>>()
+                        .join(" <-> ")
                 ),
             })
             .collect::<Vec<_>>()
@@ -588,7 +620,10 @@ impl Engine for Postgres {
              WHERE tsv @@ q{filters} ORDER BY ts_rank(tsv, q) DESC LIMIT 10"
         );
         let rows = self.client.query(sql.as_str(), &[&tsq])?;
-        let n = rows.iter().filter(|r| r.get::<_, Option<String>>(1).is_some()).count();
+        let n = rows
+            .iter()
+            .filter(|r| r.get::<_, Option<String>>(1).is_some())
+            .count();
         if q.facets {
             let sql = format!(
                 "SELECT evidence, count(*) FROM docs
@@ -619,8 +654,14 @@ mod tests {
     fn translations() {
         let query = q(
             vec![
-                Clause::Word { field: Some(TagField::Title), word: "asthma".into() },
-                Clause::Phrase { field: None, words: vec!["heart".into(), "failure".into()] },
+                Clause::Word {
+                    field: Some(TagField::Title),
+                    word: "asthma".into(),
+                },
+                Clause::Phrase {
+                    field: None,
+                    words: vec!["heart".into(), "failure".into()],
+                },
                 Clause::Phrase {
                     field: Some(TagField::Mesh),
                     words: vec!["atrial".into(), "fibrillation".into()],
@@ -658,7 +699,12 @@ mod tests {
         let queries = crate::queries::query_set(&g, 3, 3);
         let dir = tempfile::tempdir().unwrap();
         let (index, _) = build_evidence_index(None, records, 32 << 20).unwrap();
-        let mut ours = Evidence { index, highlight: true, facets: None, label: "evidence" };
+        let mut ours = Evidence {
+            index,
+            highlight: true,
+            facets: None,
+            label: "evidence",
+        };
         let (mut raw, _) = TantivyRaw::build(&dir.path().join("raw"), &docs).unwrap();
         let (mut lite, _) = Sqlite::build(&dir.path().join("fts.sqlite"), &docs).unwrap();
         for query in &queries {
@@ -667,7 +713,13 @@ mod tests {
             let c = lite.run(query).unwrap();
             assert!(a <= 10 && b <= 10 && c <= 10);
         }
-        let run = measure(&mut lite, &queries, Duration::ZERO, Duration::from_secs(5), 1);
+        let run = measure(
+            &mut lite,
+            &queries,
+            Duration::ZERO,
+            Duration::from_secs(5),
+            1,
+        );
         assert_eq!(run.errors, 0, "{:?}", run.first_error);
         assert_eq!(run.all.count as usize, queries.len());
     }

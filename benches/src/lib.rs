@@ -73,9 +73,9 @@ pub fn parse_size(s: &str) -> Option<usize> {
 
 /// A size as people write it: `10k`, `1m`.
 pub fn size_label(n: usize) -> String {
-    if n >= 1_000_000 && n % 1_000_000 == 0 {
+    if n >= 1_000_000 && n.rem_euclid(1_000_000) == 0 {
         format!("{}m", n / 1_000_000)
-    } else if n >= 1_000 && n % 1_000 == 0 {
+    } else if n >= 1_000 && n.rem_euclid(1_000) == 0 {
         format!("{}k", n / 1_000)
     } else {
         n.to_string()

@@ -111,7 +111,12 @@ async fn client(
     let mut k = id * 7919 % n;
     for _ in 0..opts.max_requests_per_client {
         let now = Instant::now();
-        if now >= until || opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+        if now >= until
+            || opts
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
             break;
         }
         if sender.is_none() {
@@ -155,7 +160,10 @@ async fn client(
 /// Runs the load and returns its summary.
 pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadResult> {
     if !opts.addr.ip().is_loopback() {
-        bail!("the load generator only targets loopback addresses, not {}", opts.addr);
+        bail!(
+            "the load generator only targets loopback addresses, not {}",
+            opts.addr
+        );
     }
     if opts.paths.is_empty() {
         bail!("no request paths");

@@ -143,7 +143,10 @@ impl BenchQuery {
             s.push_str(&format!("&evidence_level={}", v.join(",")));
         }
         if !self.filters.sources.is_empty() {
-            s.push_str(&format!("&source={}", url_encode(&self.filters.sources.join(","))));
+            s.push_str(&format!(
+                "&source={}",
+                url_encode(&self.filters.sources.join(","))
+            ));
         }
         s
     }
@@ -154,7 +157,9 @@ pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -182,7 +187,12 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
         .collect();
     // Topics of the head of the ranking (the clinical topics written about most).
     let head: Vec<&Topic> = v.topics.iter().take(400).collect();
-    let phrases: Vec<&Topic> = v.topics.iter().take(3000).filter(|t| t.is_plain_phrase()).collect();
+    let phrases: Vec<&Topic> = v
+        .topics
+        .iter()
+        .take(3000)
+        .filter(|t| t.is_plain_phrase())
+        .collect();
     let topic_word = |rng: &mut Rng| -> String {
         for _ in 0..20 {
             let t = rng.pick(&head);
@@ -198,10 +208,21 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
     let level_sets: &[&[EvidenceLevel]] = &[
         &[EvidenceLevel::SystematicReview, EvidenceLevel::Guideline],
         &[EvidenceLevel::Rct],
-        &[EvidenceLevel::SystematicReview, EvidenceLevel::Rct, EvidenceLevel::Guideline],
+        &[
+            EvidenceLevel::SystematicReview,
+            EvidenceLevel::Rct,
+            EvidenceLevel::Guideline,
+        ],
         &[],
     ];
-    let populations = ["adults", "children", "elderly", "women", "infants", "adolescents"];
+    let populations = [
+        "adults",
+        "children",
+        "elderly",
+        "women",
+        "infants",
+        "adolescents",
+    ];
 
     let mut by_shape: Vec<Vec<BenchQuery>> = Vec::new();
     for shape in Shape::ALL {
@@ -209,14 +230,22 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
         for _ in 0..per_shape {
             let q = match shape {
                 Shape::OneTerm => {
-                    let w = if rng.chance(0.5) { topic_word(&mut rng) } else { word(&mut rng) };
+                    let w = if rng.chance(0.5) {
+                        topic_word(&mut rng)
+                    } else {
+                        word(&mut rng)
+                    };
                     words_query(shape, vec![w])
                 }
                 Shape::FewTerms => {
                     let n = rng.range(2, 4);
                     let mut ws = vec![topic_word(&mut rng)];
                     while ws.len() < n {
-                        let w = if rng.chance(0.4) { topic_word(&mut rng) } else { word(&mut rng) };
+                        let w = if rng.chance(0.4) {
+                            topic_word(&mut rng)
+                        } else {
+                            word(&mut rng)
+                        };
                         if !ws.contains(&w) {
                             ws.push(w);
                         }
@@ -229,7 +258,10 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
                     BenchQuery {
                         shape,
                         text: format!("\"{}\"", ws.join(" ")),
-                        clauses: vec![Clause::Phrase { field: None, words: ws }],
+                        clauses: vec![Clause::Phrase {
+                            field: None,
+                            words: ws,
+                        }],
                         filters: QueryFilters::default(),
                         facets: false,
                     }
@@ -242,8 +274,14 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
                             shape,
                             text: format!("{a}[ti] {b}"),
                             clauses: vec![
-                                Clause::Word { field: Some(TagField::Title), word: a },
-                                Clause::Word { field: None, word: b },
+                                Clause::Word {
+                                    field: Some(TagField::Title),
+                                    word: a,
+                                },
+                                Clause::Word {
+                                    field: None,
+                                    word: b,
+                                },
                             ],
                             filters: QueryFilters::default(),
                             facets: false,
@@ -254,7 +292,10 @@ pub fn query_set(gen: &Generator, seed: u64, per_shape: usize) -> Vec<BenchQuery
                         BenchQuery {
                             shape,
                             text: format!("mesh:\"{}\"", ws.join(" ")),
-                            clauses: vec![Clause::Phrase { field: Some(TagField::Mesh), words: ws }],
+                            clauses: vec![Clause::Phrase {
+                                field: Some(TagField::Mesh),
+                                words: ws,
+                            }],
                             filters: QueryFilters::default(),
                             facets: false,
                         }
@@ -368,6 +409,9 @@ mod tests {
 
     #[test]
     fn url_encoding() {
-        assert_eq!(url_encode("mesh:\"heart failure\""), "mesh%3A%22heart+failure%22");
+        assert_eq!(
+            url_encode("mesh:\"heart failure\""),
+            "mesh%3A%22heart+failure%22"
+        );
     }
 }

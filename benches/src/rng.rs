@@ -112,7 +112,10 @@ mod tests {
             assert!((3..=7).contains(&r));
             b.range(3, 7);
         }
-        assert_ne!(Rng::for_item(1, 2).next_u64(), Rng::for_item(1, 3).next_u64());
+        assert_ne!(
+            Rng::for_item(1, 2).next_u64(),
+            Rng::for_item(1, 3).next_u64()
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ impl Summary {
             p99_ms: ms(h.value_at_quantile(0.99)),
             max_ms: ms(h.max()),
             mean_ms: h.mean() / 1000.0,
-            qps: if secs > 0.0 { h.len() as f64 / secs } else { 0.0 },
+            qps: if secs > 0.0 {
+                h.len() as f64 / secs
+            } else {
+                0.0
+            },
         }
     }
 }

@@ -36,6 +36,7 @@ fn main() {
         Some("run") => cmd_run(&args[1..]),
         Some("build") => cmd_build(&args[1..]),
         Some("criterion-md") => cmd_criterion_md(&args[1..]),
+        Some("profile") => cmd_profile(&args[1..]),
         _ => {
             eprintln!(
                 "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
@@ -82,8 +83,12 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let docs: u64 = flag(args, "--docs")
         .and_then(|s| benches::parse_size(&s))
         .context("--docs is required")? as u64;
-    let seed: u64 = flag(args, "--seed").and_then(|s| s.parse().ok()).unwrap_or(SEED);
-    let memory_mb: usize = flag(args, "--memory-mb").and_then(|s| s.parse().ok()).unwrap_or(256);
+    let seed: u64 = flag(args, "--seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let memory_mb: usize = flag(args, "--memory-mb")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
     let vocab = Vocab::load_default();
     let vocab_name = match vocab.source {
         VocabSource::Mesh => "mesh",
@@ -157,13 +162,65 @@ fn finish_build(child: Child) -> Result<BuildOut> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A loop to run under a profiler: `perf record -g compare profile --docs 100k --shape 2-4_terms`.
+
+fn cmd_profile(args: &[String]) -> Result<()> {
+    let docs = flag(args, "--docs")
+        .and_then(|s| benches::parse_size(&s))
+        .unwrap_or(100_000) as u64;
+    let shape = flag(args, "--shape").unwrap_or_else(|| Shape::FewTerms.as_str().into());
+    let seconds: u64 = flag(args, "--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .min(600);
+    let served = has(args, "--served");
+    let gen = Generator::new(SEED, Vocab::load_default());
+    let queries: Vec<BenchQuery> = query_set(&gen, SEED, 50)
+        .into_iter()
+        .filter(|q| q.shape.as_str() == shape)
+        .collect();
+    if queries.is_empty() {
+        bail!("no queries of shape {shape}");
+    }
+    let dir = tempfile::tempdir()?;
+    let (index, secs) =
+        benches::engines::build_evidence_index(Some(dir.path()), gen.records(0..docs), 256 << 20)?;
+    log(format!(
+        "built {docs} in {secs:.1}s; running {shape} for {seconds}s"
+    ));
+    let mut e = Evidence {
+        index,
+        highlight: served,
+        facets: served.then_some(true),
+        label: "profile",
+    };
+    if let Some(p) = flag(args, "--params") {
+        e.index.set_params(
+            serde_json::from_str(&p)
+                .context("--params must be a JSON object of ranking parameters")?,
+        );
+    }
+    let run = measure(
+        &mut e,
+        &queries,
+        Duration::from_secs(1),
+        Duration::from_secs(seconds),
+        1_000_000,
+    );
+    println!("{}", serde_json::to_string_pretty(&run)?);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Criterion's results as a markdown table.
 
 fn find_benchmarks(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     if depth > 8 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -190,7 +247,9 @@ fn human_time(ns: f64) -> String {
 
 fn cmd_criterion_md(args: &[String]) -> Result<()> {
     let dir = PathBuf::from(flag(args, "--dir").unwrap_or_else(|| "target/criterion".into()));
-    let since: u64 = flag(args, "--since").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let since: u64 = flag(args, "--since")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut found = Vec::new();
     find_benchmarks(&dir, &mut found, 0);
     let mut rows = Vec::new();
@@ -228,7 +287,11 @@ fn cmd_criterion_md(args: &[String]) -> Result<()> {
     println!("| benchmark | median | mean | throughput |");
     println!("|---|---:|---:|---:|");
     for (id, median, mean, thrpt) in rows {
-        println!("| {id} | {} | {} | {thrpt} |", human_time(median), human_time(mean));
+        println!(
+            "| {id} | {} | {} | {thrpt} |",
+            human_time(median),
+            human_time(mean)
+        );
     }
     Ok(())
 }
@@ -243,13 +306,26 @@ struct Server {
 
 impl Server {
     fn start(bin: &Path, data: &Path, log_path: &Path) -> Result<Server> {
+        Self::start_with(bin, data, log_path, None)
+    }
+
+    fn start_with(
+        bin: &Path,
+        data: &Path,
+        log_path: &Path,
+        config: Option<&Path>,
+    ) -> Result<Server> {
         let port = {
             let l = TcpListener::bind("127.0.0.1:0")?;
             l.local_addr()?.port()
         };
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let logf = std::fs::File::create(log_path)?;
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd
             .arg("--data")
             .arg(data)
             .arg("--bind")
@@ -260,9 +336,22 @@ impl Server {
             .stderr(logf)
             .spawn()
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let server = Server { child, addr };
-        load::wait_ready(addr, "/readyz", Duration::from_secs(300))?;
-        Ok(server)
+        // Give up early when the server exits (a config it rejects, a port taken).
+        for _ in 0..3000 {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "{} exited with {status}; see {}",
+                    bin.display(),
+                    log_path.display()
+                );
+            }
+            if load::wait_ready(addr, "/readyz", Duration::from_millis(200)).is_ok() {
+                return Ok(Server { child, addr });
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("{} did not become ready", bin.display())
     }
 
     fn pid(&self) -> u32 {
@@ -277,7 +366,13 @@ impl Drop for Server {
     }
 }
 
-fn load_opts(addr: SocketAddr, paths: &Arc<Vec<String>>, c: usize, warm: u64, secs: u64) -> LoadOptions {
+fn load_opts(
+    addr: SocketAddr,
+    paths: &Arc<Vec<String>>,
+    c: usize,
+    warm: u64,
+    secs: u64,
+) -> LoadOptions {
     LoadOptions {
         addr,
         paths: Arc::clone(paths),
@@ -327,7 +422,9 @@ fn machine() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mem = proc_meminfo_gib();
     format!("{cores} cores ({cpu}), {mem:.0} GiB RAM")
 }
@@ -370,31 +467,71 @@ fn cmd_run(args: &[String]) -> Result<()> {
     let pg_note = flag(args, "--pg-note").unwrap_or_else(|| "no --pg URL given".into());
     let note = flag(args, "--note").unwrap_or_default();
     let criterion_md = flag(args, "--criterion-md").map(PathBuf::from);
-    let per_shape: usize = flag(args, "--queries-per-shape").and_then(|s| s.parse().ok()).unwrap_or(50);
+    let per_shape: usize = flag(args, "--queries-per-shape")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let budget = if quick {
-        Budget { warmup: Duration::from_secs(3), per_engine: Duration::from_secs(15), rounds: 20, http_warm: 2, http_secs: 10, idle_secs: 10 }
+        Budget {
+            warmup: Duration::from_secs(3),
+            per_engine: Duration::from_secs(15),
+            rounds: 20,
+            http_warm: 2,
+            http_secs: 10,
+            idle_secs: 10,
+        }
     } else {
-        Budget { warmup: Duration::from_secs(5), per_engine: Duration::from_secs(40), rounds: 50, http_warm: 3, http_secs: 20, idle_secs: 15 }
+        Budget {
+            warmup: Duration::from_secs(5),
+            per_engine: Duration::from_secs(40),
+            rounds: 50,
+            http_warm: 3,
+            http_secs: 20,
+            idle_secs: 15,
+        }
     };
-    let query_api_bin = flag(args, "--query-api").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.join("query-api")))
-            .unwrap_or_else(|| PathBuf::from("query-api"))
-    });
+    // A scale for every time budget (smoke tests: `--budget-scale 0.2`).
+    let scale: f64 = flag(args, "--budget-scale")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0f64)
+        .clamp(0.05, 10.0);
+    let budget = Budget {
+        warmup: budget.warmup.mul_f64(scale),
+        per_engine: budget.per_engine.mul_f64(scale),
+        rounds: budget.rounds,
+        http_warm: ((budget.http_warm as f64 * scale).ceil() as u64).max(1),
+        http_secs: ((budget.http_secs as f64 * scale).ceil() as u64).max(1),
+        idle_secs: ((budget.idle_secs as f64 * scale).ceil() as u64).max(1),
+    };
+    let query_api_bin = flag(args, "--query-api")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join("query-api")))
+                .unwrap_or_else(|| PathBuf::from("query-api"))
+        });
     std::fs::create_dir_all(&out_dir)?;
-    let work = tempfile::Builder::new().prefix("work-").tempdir_in(&out_dir)?;
+    let work = tempfile::Builder::new()
+        .prefix("work-")
+        .tempdir_in(&out_dir)?;
     let data = work.path().join("data");
     let started = Instant::now();
     let load_before = loadavg();
-    log(format!("{docs} documents, quick = {quick}, work dir {}", work.path().display()));
+    log(format!(
+        "{docs} documents, quick = {quick}, work dir {}",
+        work.path().display()
+    ));
 
     let vocab = Vocab::load_default();
     let vocab_name = match vocab.source {
         VocabSource::Mesh => "MeSH 2026 descriptors (../shared/data)",
         VocabSource::Builtin => "built-in word lists (MeSH CSV absent)",
     };
-    log(format!("vocabulary: {vocab_name}: {} words, {} topics", vocab.words.len(), vocab.topics.len()));
+    log(format!(
+        "vocabulary: {vocab_name}: {} words, {} topics",
+        vocab.words.len(),
+        vocab.topics.len()
+    ));
     let gen = Generator::new(SEED, vocab);
     let queries = query_set(&gen, SEED, per_shape);
     let paths: Arc<Vec<String>> = Arc::new(queries.iter().map(BenchQuery::http_path).collect());
@@ -413,14 +550,60 @@ fn cmd_run(args: &[String]) -> Result<()> {
     let mut inproc: BTreeMap<&'static str, EngineRun> = BTreeMap::new();
     {
         let index = search::SearchIndex::open(&gens.path(live), search::RankingParams::default())?;
-        let mut e = Evidence { index, highlight: false, facets: None, label: "evidence-inprocess" };
+        let mut e = Evidence {
+            index,
+            highlight: false,
+            facets: None,
+            label: "evidence-inprocess",
+        };
         log("measuring in process (comparison task: top 10, facets only where asked, no snippets)");
-        inproc.insert("evidence-inprocess", measure(&mut e, &queries, budget.warmup, budget.per_engine, budget.rounds));
+        inproc.insert(
+            "evidence-inprocess",
+            measure(
+                &mut e,
+                &queries,
+                budget.warmup,
+                budget.per_engine,
+                budget.rounds,
+            ),
+        );
+        // The same task with pseudo-relevance feedback off (a `[ranking]` setting), when the
+        // ranking parameters have it: what the feedback pass costs.
+        match serde_json::from_value::<search::RankingParams>(json!({"prf_docs": 0})) {
+            Ok(p) if p != search::RankingParams::default() => {
+                e.index.set_params(p);
+                e.label = "evidence-inprocess-noprf";
+                log("measuring in process with pseudo-relevance feedback off (prf_docs = 0)");
+                inproc.insert(
+                    "evidence-inprocess-noprf",
+                    measure(
+                        &mut e,
+                        &queries,
+                        budget.warmup,
+                        budget.per_engine,
+                        budget.rounds,
+                    ),
+                );
+                e.index.set_params(search::RankingParams::default());
+            }
+            _ => log(
+                "ranking has no prf_docs setting (or it is already off): no feedback-off variant",
+            ),
+        }
         e.highlight = true;
         e.facets = Some(true);
         e.label = "evidence-inprocess-served";
         log("measuring in process (as served: facets and snippets on every query)");
-        inproc.insert("evidence-inprocess-served", measure(&mut e, &queries, budget.warmup, budget.per_engine, budget.rounds));
+        inproc.insert(
+            "evidence-inprocess-served",
+            measure(
+                &mut e,
+                &queries,
+                budget.warmup,
+                budget.per_engine,
+                budget.rounds,
+            ),
+        );
     }
 
     // 3. HTTP against the real binary.
@@ -428,34 +611,87 @@ fn cmd_run(args: &[String]) -> Result<()> {
     let mut server_rss: Option<(f64, f64)> = None;
     let mut rebuild: Option<(LoadResult, LoadResult, BuildOut)> = None;
     let mut http_note = String::new();
+    let mut http_noprf: Option<LoadResult> = None;
+    let skip_rebuild = has(args, "--skip-rebuild");
     if query_api_bin.is_file() {
         log(format!("starting {} on loopback", query_api_bin.display()));
         let server = Server::start(&query_api_bin, &data, &out_dir.join("query-api.log"))?;
-        let rss_ready = proc_status_kib(Some(server.pid()), "VmRSS").map(mib).unwrap_or(0.0);
+        let rss_ready = proc_status_kib(Some(server.pid()), "VmRSS")
+            .map(mib)
+            .unwrap_or(0.0);
         for c in [1usize, 8, 32] {
-            log(format!("HTTP load at concurrency {c} for {}s", budget.http_secs));
-            http.push(load::run(&load_opts(server.addr, &paths, c, budget.http_warm, budget.http_secs))?);
+            log(format!(
+                "HTTP load at concurrency {c} for {}s",
+                budget.http_secs
+            ));
+            http.push(load::run(&load_opts(
+                server.addr,
+                &paths,
+                c,
+                budget.http_warm,
+                budget.http_secs,
+            ))?);
         }
-        let hwm = proc_status_kib(Some(server.pid()), "VmHWM").map(mib).unwrap_or(0.0);
+        let hwm = proc_status_kib(Some(server.pid()), "VmHWM")
+            .map(mib)
+            .unwrap_or(0.0);
         server_rss = Some((rss_ready, hwm));
 
         // 4. Latency while a second full build runs (same size, another seed), vs idle.
-        log(format!("idle latency at concurrency 1 for {}s", budget.idle_secs));
-        let idle = load::run(&load_opts(server.addr, &paths, 1, 1, budget.idle_secs))?;
-        log("latency during a second full build (child process)");
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut opts = load_opts(server.addr, &paths, 1, 0, 3600);
-        opts.stop = Some(Arc::clone(&stop));
-        let loader = std::thread::spawn(move || load::run(&opts));
-        let child = spawn_build(&data, docs, SEED + 1);
-        let built = child.and_then(finish_build);
-        stop.store(true, Ordering::Relaxed);
-        let during = loader.join().map_err(|_| anyhow::anyhow!("load thread panicked"))??;
-        let built = built?;
-        rebuild = Some((idle, during, built));
+        if skip_rebuild {
+            log("latency during a rebuild: skipped (--skip-rebuild)");
+        } else {
+            log(format!(
+                "idle latency at concurrency 1 for {}s",
+                budget.idle_secs
+            ));
+            let idle = load::run(&load_opts(server.addr, &paths, 1, 1, budget.idle_secs))?;
+            log("latency during a second full build (child process)");
+            let stop = Arc::new(AtomicBool::new(false));
+            let mut opts = load_opts(server.addr, &paths, 1, 0, 3600);
+            opts.stop = Some(Arc::clone(&stop));
+            let loader = std::thread::spawn(move || load::run(&opts));
+            let child = spawn_build(&data, docs, SEED + 1);
+            let built = child.and_then(finish_build);
+            stop.store(true, Ordering::Relaxed);
+            let during = loader
+                .join()
+                .map_err(|_| anyhow::anyhow!("load thread panicked"))??;
+            let built = built?;
+            rebuild = Some((idle, during, built));
+        }
         drop(server);
+
+        // 5. The server again with pseudo-relevance feedback off, at concurrency 32: what the
+        // feedback pass costs over HTTP.
+        let cfg = out_dir.join("noprf.toml");
+        std::fs::write(&cfg, "[ranking]\nprf_docs = 0\n")?;
+        match Server::start_with(
+            &query_api_bin,
+            &data,
+            &out_dir.join("query-api-noprf.log"),
+            Some(&cfg),
+        ) {
+            Ok(server) => {
+                log(format!(
+                    "HTTP load at concurrency 32 with feedback off for {}s",
+                    budget.http_secs
+                ));
+                http_noprf = Some(load::run(&load_opts(
+                    server.addr,
+                    &paths,
+                    32,
+                    budget.http_warm,
+                    budget.http_secs,
+                ))?);
+            }
+            Err(e) => log(format!("no feedback-off server run: {e:#}")),
+        }
     } else {
-        http_note = format!("{} not found: HTTP runs skipped (build it with cargo build --release -p query-api)", query_api_bin.display());
+        http_note = format!(
+            "{} not found: HTTP runs skipped (build it with cargo build --release -p query-api)",
+            query_api_bin.display()
+        );
         log(&http_note);
     }
 
@@ -468,12 +704,38 @@ fn cmd_run(args: &[String]) -> Result<()> {
         let dir = work.path().join("tantivy-raw");
         match TantivyRaw::build(&dir, &pdocs) {
             Ok((mut e, secs)) => {
-                let run = measure(&mut e, &queries, budget.warmup, budget.per_engine, budget.rounds);
-                peers.insert("tantivy-raw", Ok(PeerResult { build_seconds: secs, docs_per_s: docs as f64 / secs, run }));
+                let run = measure(
+                    &mut e,
+                    &queries,
+                    budget.warmup,
+                    budget.per_engine,
+                    budget.rounds,
+                );
+                peers.insert(
+                    "tantivy-raw",
+                    Ok(PeerResult {
+                        build_seconds: secs,
+                        docs_per_s: docs as f64 / secs,
+                        run,
+                    }),
+                );
                 // Diagnostic: the same with a total count, as this engine always computes one.
                 e.count = true;
-                let run = measure(&mut e, &queries, budget.warmup, budget.per_engine / 2, budget.rounds);
-                peers.insert("tantivy-raw+count", Ok(PeerResult { build_seconds: secs, docs_per_s: docs as f64 / secs, run }));
+                let run = measure(
+                    &mut e,
+                    &queries,
+                    budget.warmup,
+                    budget.per_engine / 2,
+                    budget.rounds,
+                );
+                peers.insert(
+                    "tantivy-raw+count",
+                    Ok(PeerResult {
+                        build_seconds: secs,
+                        docs_per_s: docs as f64 / secs,
+                        run,
+                    }),
+                );
             }
             Err(e) => {
                 peers.insert("tantivy-raw", Err(format!("{e:#}")));
@@ -487,7 +749,13 @@ fn cmd_run(args: &[String]) -> Result<()> {
         let r = Sqlite::build(&path, &pdocs).map(|(mut e, secs)| PeerResult {
             build_seconds: secs,
             docs_per_s: docs as f64 / secs,
-            run: measure(&mut e, &queries, budget.warmup, budget.per_engine, budget.rounds),
+            run: measure(
+                &mut e,
+                &queries,
+                budget.warmup,
+                budget.per_engine,
+                budget.rounds,
+            ),
         });
         peers.insert("sqlite-fts5", r.map_err(|e| format!("{e:#}")));
         let _ = std::fs::remove_file(&path);
@@ -496,8 +764,18 @@ fn cmd_run(args: &[String]) -> Result<()> {
         Some(url) => {
             log("PostgreSQL: load, index and measure");
             let r = Postgres::build(url, &pdocs).map(|(mut e, secs)| {
-                let run = measure(&mut e, &queries, budget.warmup, budget.per_engine, budget.rounds);
-                PeerResult { build_seconds: secs, docs_per_s: docs as f64 / secs, run }
+                let run = measure(
+                    &mut e,
+                    &queries,
+                    budget.warmup,
+                    budget.per_engine,
+                    budget.rounds,
+                );
+                PeerResult {
+                    build_seconds: secs,
+                    docs_per_s: docs as f64 / secs,
+                    run,
+                }
             });
             if let Err(e) = &r {
                 log(format!("PostgreSQL failed: {e:#}"));
@@ -512,15 +790,24 @@ fn cmd_run(args: &[String]) -> Result<()> {
     drop(pdocs);
     for (name, r) in &peers {
         if let Ok(p) = r {
-            log(format!("{name}: p50 {:.3} ms, p99 {:.3} ms", p.run.all.p50_ms, p.run.all.p99_ms));
+            log(format!(
+                "{name}: p50 {:.3} ms, p99 {:.3} ms",
+                p.run.all.p50_ms, p.run.all.p99_ms
+            ));
         }
     }
 
     // 6. Output.
     let date = sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
     let commit = sh("git", &["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let dirty = sh("git", &["status", "--porcelain"]).map(|s| !s.is_empty()).unwrap_or(false);
-    let commit = if dirty { format!("{commit} (uncommitted changes)") } else { commit };
+    let dirty = sh("git", &["status", "--porcelain"])
+        .map(|s| !s.is_empty())
+        .unwrap_or(false);
+    let commit = if dirty {
+        format!("{commit} (uncommitted changes)")
+    } else {
+        commit
+    };
     let brief = |s: &Summary| json!({"p50_ms": s.p50_ms, "p95_ms": s.p95_ms, "p99_ms": s.p99_ms, "qps": s.qps});
     let mut engines = serde_json::Map::new();
     if let Some(r) = inproc.get("evidence-inprocess") {
@@ -554,6 +841,7 @@ fn cmd_run(args: &[String]) -> Result<()> {
             "query_api_vm_hwm": server_rss.map(|s| s.1),
             "full_build_vm_hwm": build.vm_hwm_mib,
         },
+        "evidence_http_feedback_off": http_noprf.as_ref().map(|r| brief(&r.summary)),
         "rebuild": rebuild.as_ref().map(|(idle, during, b)| json!({
             "idle": brief(&idle.summary),
             "during_build": brief(&during.summary),
@@ -561,7 +849,10 @@ fn cmd_run(args: &[String]) -> Result<()> {
         })),
         "goals": goals.iter().map(|g| json!({"goal": g.0, "measured": g.1, "met": g.2})).collect::<Vec<_>>(),
     });
-    std::fs::write(out_dir.join("summary.json"), serde_json::to_string_pretty(&summary)?)?;
+    std::fs::write(
+        out_dir.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
     let details = json!({
         "summary": summary,
         "build": build,
@@ -571,7 +862,10 @@ fn cmd_run(args: &[String]) -> Result<()> {
         "peers": peers.iter().map(|(k, v)| (k.to_string(), match v { Ok(p) => serde_json::to_value(p).unwrap_or(Value::Null), Err(e) => json!({"skipped": e}) })).collect::<serde_json::Map<_, _>>(),
         "queries": queries.iter().map(|q| json!({"shape": q.shape.as_str(), "text": q.text, "sqlite": Sqlite::translate(q), "postgres": Postgres::translate(q), "tantivy": TantivyRaw::translate(q)})).collect::<Vec<_>>(),
     });
-    std::fs::write(out_dir.join("results.json"), serde_json::to_string_pretty(&details)?)?;
+    std::fs::write(
+        out_dir.join("results.json"),
+        serde_json::to_string_pretty(&details)?,
+    )?;
     log(format!("wrote {}", out_dir.join("summary.json").display()));
 
     if let Some(md_path) = results_md {
@@ -591,6 +885,7 @@ fn cmd_run(args: &[String]) -> Result<()> {
             build: &build,
             inproc: &inproc,
             http: &http,
+            http_noprf: http_noprf.as_ref(),
             http_note: &http_note,
             server_rss,
             rebuild: rebuild.as_ref(),
@@ -624,26 +919,46 @@ fn goals(
         .get("evidence-inprocess")
         .and_then(|r| r.per_shape.get(Shape::FewTerms.as_str()));
     if let Some(s) = few {
-        let at = if docs >= 1_000_000 { "" } else { " (goal is at 1M docs; not this size)" };
+        let at = if docs >= 1_000_000 {
+            ""
+        } else {
+            " (goal is at 1M docs; not this size)"
+        };
         out.push((
             "in-process p50 < 0.5 ms and p99 < 10 ms at 1M docs, 2-4 term queries".to_string(),
-            format!("p50 {:.3} ms, p99 {:.3} ms at {}{at}", s.p50_ms, s.p99_ms, benches::size_label(docs as usize)),
+            format!(
+                "p50 {:.3} ms, p99 {:.3} ms at {}{at}",
+                s.p50_ms,
+                s.p99_ms,
+                benches::size_label(docs as usize)
+            ),
             (docs >= 1_000_000).then_some(s.p50_ms < 0.5 && s.p99_ms < 10.0),
         ));
     }
     if let Some(r) = http.iter().find(|r| r.concurrency == 32) {
         out.push((
             "HTTP at concurrency 32: >= 1,000 QPS with p99 < 20 ms at 100k docs".to_string(),
-            format!("{:.0} QPS, p99 {:.2} ms at {}", r.summary.qps, r.summary.p99_ms, benches::size_label(docs as usize)),
+            format!(
+                "{:.0} QPS, p99 {:.2} ms at {}",
+                r.summary.qps,
+                r.summary.p99_ms,
+                benches::size_label(docs as usize)
+            ),
             (docs == 100_000).then_some(r.summary.qps >= 1000.0 && r.summary.p99_ms < 20.0),
         ));
     }
     out.push((
         "indexing >= 10,000 records/s".to_string(),
-        format!("{:.0} records/s (full build of {}, generation included)", build.records_per_s, benches::size_label(docs as usize)),
+        format!(
+            "{:.0} records/s (full build of {}, generation included)",
+            build.records_per_s,
+            benches::size_label(docs as usize)
+        ),
         Some(build.records_per_s >= 10_000.0),
     ));
-    if let (Some(ours), Some(Ok(lite))) = (inproc.get("evidence-inprocess"), peers.get("sqlite-fts5")) {
+    if let (Some(ours), Some(Ok(lite))) =
+        (inproc.get("evidence-inprocess"), peers.get("sqlite-fts5"))
+    {
         let r50 = lite.run.all.p50_ms / ours.all.p50_ms.max(1e-6);
         let r99 = lite.run.all.p99_ms / ours.all.p99_ms.max(1e-6);
         out.push((
@@ -655,7 +970,10 @@ fn goals(
     if let Some((_, hwm)) = server_rss {
         out.push((
             "serving 1M docs in < 1.5 GiB RSS".to_string(),
-            format!("query-api peak RSS {hwm:.0} MiB at {}", benches::size_label(docs as usize)),
+            format!(
+                "query-api peak RSS {hwm:.0} MiB at {}",
+                benches::size_label(docs as usize)
+            ),
             (docs >= 1_000_000).then_some(hwm < 1536.0),
         ));
     }
@@ -675,6 +993,7 @@ struct MdInput<'a> {
     build: &'a BuildOut,
     inproc: &'a BTreeMap<&'static str, EngineRun>,
     http: &'a [LoadResult],
+    http_noprf: Option<&'a LoadResult>,
     http_note: &'a str,
     server_rss: Option<(f64, f64)>,
     rebuild: Option<&'a (LoadResult, LoadResult, BuildOut)>,
@@ -698,10 +1017,25 @@ fn markdown(m: MdInput) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let size = benches::size_label(m.docs as usize);
-    let _ = writeln!(s, "## Run {} — {size} documents{}", m.date, if m.quick { " (`--quick`)" } else { "" });
+    let _ = writeln!(
+        s,
+        "## Run {} — {size} documents{}",
+        m.date,
+        if m.quick { " (`--quick`)" } else { "" }
+    );
     let _ = writeln!(s);
-    let _ = writeln!(s, "- Machine: {}; load average {} before, {} after.", machine(), m.load_before, m.load_after);
-    let _ = writeln!(s, "- Commit: {}. Vocabulary: {}. Run took {:.1} minutes.", m.commit, m.vocab, m.minutes);
+    let _ = writeln!(
+        s,
+        "- Machine: {}; load average {} before, {} after.",
+        machine(),
+        m.load_before,
+        m.load_after
+    );
+    let _ = writeln!(
+        s,
+        "- Commit: {}. Vocabulary: {}. Run took {:.1} minutes.",
+        m.commit, m.vocab, m.minutes
+    );
     let _ = writeln!(s, "- Queries: {} ({} per shape), interleaved by shape; each engine measured in a closed loop on one thread.", m.queries.len(), m.queries.len() / Shape::ALL.len());
     if !m.note.is_empty() {
         let _ = writeln!(s, "- Note: {}", m.note);
@@ -712,18 +1046,39 @@ fn markdown(m: MdInput) -> String {
     let _ = writeln!(s, "| engine | build s | docs/s | p50 ms | p95 ms | p99 ms | QPS (1 thread) | queries | zero-hit | errors |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let row = |s: &mut String, name: &str, build: Option<(f64, f64)>, r: &EngineRun| {
-        let (bs, dps) = build.map(|(a, b)| (format!("{a:.1}"), format!("{b:.0}"))).unwrap_or(("—".into(), "—".into()));
+        let (bs, dps) = build
+            .map(|(a, b)| (format!("{a:.1}"), format!("{b:.0}")))
+            .unwrap_or(("—".into(), "—".into()));
         let _ = writeln!(
             s,
             "| {name} | {bs} | {dps} | {} | {} | {} | {:.0} | {} | {} | {} |",
-            f3(r.all.p50_ms), f3(r.all.p95_ms), f3(r.all.p99_ms), r.all.qps, r.all.count, r.zero_hit, r.errors
+            f3(r.all.p50_ms),
+            f3(r.all.p95_ms),
+            f3(r.all.p99_ms),
+            r.all.qps,
+            r.all.count,
+            r.zero_hit,
+            r.errors
         );
     };
     if let Some(r) = m.inproc.get("evidence-inprocess") {
-        row(&mut s, "evidence-inprocess", Some((m.build.seconds, m.build.records_per_s)), r);
+        row(
+            &mut s,
+            "evidence-inprocess",
+            Some((m.build.seconds, m.build.records_per_s)),
+            r,
+        );
+    }
+    if let Some(r) = m.inproc.get("evidence-inprocess-noprf") {
+        row(&mut s, "evidence-inprocess-noprf (feedback off)", None, r);
     }
     if let Some(r) = m.inproc.get("evidence-inprocess-served") {
-        row(&mut s, "evidence-inprocess-served (facets + snippets always)", None, r);
+        row(
+            &mut s,
+            "evidence-inprocess-served (facets + snippets always)",
+            None,
+            r,
+        );
     }
     for (name, r) in m.peers {
         match r {
@@ -770,24 +1125,60 @@ fn markdown(m: MdInput) -> String {
     } else {
         let _ = writeln!(s, "| concurrency | QPS | p50 ms | p95 ms | p99 ms | max ms | requests | non-200 | errors | mean body bytes |");
         let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for r in m.http {
+        let rows = m
+            .http
+            .iter()
+            .map(|r| (r.concurrency.to_string(), r))
+            .chain(m.http_noprf.map(|r| {
+                (
+                    format!("{} (feedback off: `[ranking] prf_docs = 0`)", r.concurrency),
+                    r,
+                )
+            }));
+        for (label, r) in rows {
             let x = &r.summary;
             let _ = writeln!(
                 s,
-                "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
-                r.concurrency, x.qps, f3(x.p50_ms), f3(x.p95_ms), f3(x.p99_ms), f3(x.max_ms), x.count, r.non_200, r.errors, r.mean_body_bytes
+                "| {label} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
+                x.qps,
+                f3(x.p50_ms),
+                f3(x.p95_ms),
+                f3(x.p99_ms),
+                f3(x.max_ms),
+                x.count,
+                r.non_200,
+                r.errors,
+                r.mean_body_bytes
             );
         }
     }
     let _ = writeln!(s);
     if let Some((idle, during, b)) = m.rebuild {
-        let _ = writeln!(s, "### Search latency during a full rebuild vs idle (HTTP, concurrency 1)");
+        let _ = writeln!(
+            s,
+            "### Search latency during a full rebuild vs idle (HTTP, concurrency 1)"
+        );
         let _ = writeln!(s);
-        let _ = writeln!(s, "| state | p50 ms | p95 ms | p99 ms | max ms | QPS | requests |");
+        let _ = writeln!(
+            s,
+            "| state | p50 ms | p95 ms | p99 ms | max ms | QPS | requests |"
+        );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
-        for (name, r) in [("idle", idle), ("during a full build of the same size", during)] {
+        for (name, r) in [
+            ("idle", idle),
+            ("during a full build of the same size", during),
+        ] {
             let x = &r.summary;
-            let _ = writeln!(s, "| {name} | {} | {} | {} | {} | {:.0} | {} |", f3(x.p50_ms), f3(x.p95_ms), f3(x.p99_ms), f3(x.max_ms), x.qps, x.count);
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {} | {} | {:.0} | {} |",
+                f3(x.p50_ms),
+                f3(x.p95_ms),
+                f3(x.p99_ms),
+                f3(x.max_ms),
+                x.qps,
+                x.count
+            );
         }
         let _ = writeln!(s);
         let _ = writeln!(
@@ -804,7 +1195,11 @@ fn markdown(m: MdInput) -> String {
         "- Full build (`indexer::build_generation`, 256 MiB writer budget) of {} records: {:.1} s, **{:.0} records/s** including generating the records on the fly (generation alone: {:.0} records/s).",
         m.build.documents, m.build.seconds, m.build.records_per_s, m.build.generate_only_records_per_s
     );
-    let _ = writeln!(s, "- Peak RSS of the full build (child process VmHWM): {:.0} MiB.", m.build.vm_hwm_mib);
+    let _ = writeln!(
+        s,
+        "- Peak RSS of the full build (child process VmHWM): {:.0} MiB.",
+        m.build.vm_hwm_mib
+    );
     if let Some((ready, hwm)) = m.server_rss {
         let _ = writeln!(s, "- `query-api` serving {size}: RSS {ready:.0} MiB when ready, peak (VmHWM) {hwm:.0} MiB after the load runs.");
     }

@@ -40,9 +40,17 @@ fn main() -> Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let seconds: u64 = flag(&args, "--seconds").and_then(|s| s.parse().ok()).unwrap_or(10).min(3600);
-    let warmup: u64 = flag(&args, "--warmup").and_then(|s| s.parse().ok()).unwrap_or(2).min(600);
-    let per_shape: usize = flag(&args, "--per-shape").and_then(|s| s.parse().ok()).unwrap_or(50);
+    let seconds: u64 = flag(&args, "--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .min(3600);
+    let warmup: u64 = flag(&args, "--warmup")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2)
+        .min(600);
+    let per_shape: usize = flag(&args, "--per-shape")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let gen = Generator::new(2026, Vocab::load_default());
     let paths: Arc<Vec<String>> = Arc::new(
         query_set(&gen, 2026, per_shape)
