@@ -32,6 +32,10 @@ fn write_records(path: &Path, from: usize, n: usize) {
 }
 
 #[test]
+#[allow(
+    clippy::zombie_processes,
+    reason = "every path that leaves the loop waits on the child, or it already exited"
+)]
 fn killed_build_leaves_the_live_generation_serving() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -86,6 +90,10 @@ fn killed_build_leaves_the_live_generation_serving() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+    if !killed_mid_build {
+        let _ = child.kill();
+        let _ = child.wait();
     }
     assert!(killed_mid_build, "the build never started");
 

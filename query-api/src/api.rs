@@ -39,9 +39,13 @@ pub struct SearchResponse {
     pub notices: Vec<String>,
     /// The hits of this page.
     pub hits: Vec<HitOut>,
-    /// Counts by evidence level, source, year, audience and open access over all matches.
+    /// Counts by evidence level, source, year, audience and open access over all matches (in a
+    /// federated search, plus the remote-only records fused; see `federated.rs`).
     #[schema(value_type = Object)]
     pub facets: search::Facets,
+    /// Each source searched: the local index (`local`) first, then the remote sources asked, with
+    /// status `ok`, `timeout`, `error` or `skipped`.
+    pub sources: Vec<crate::federated::SourceOut>,
 }
 
 /// One hit.
@@ -74,6 +78,9 @@ pub struct HitOut {
     pub mesh_terms: Vec<String>,
     /// Source name.
     pub source: String,
+    /// Every source that had the record: its own, then those of the duplicates merged into it
+    /// (harvested or found live).
+    pub sources: Vec<String>,
     /// Link to the record.
     pub url: Option<String>,
     /// Ranking score.
@@ -96,8 +103,27 @@ pub struct HitOut {
     pub explain: Option<search::Explanation>,
 }
 
+/// Every source of a record: its own, then those of the records merged into it.
+pub fn record_sources(r: &Record) -> Vec<String> {
+    let mut out = vec![r.source.clone()];
+    for id in &r.merged_from {
+        if let Some((src, _)) = id.split_once(':') {
+            if !out.iter().any(|s| s == src) {
+                out.push(src.to_string());
+            }
+        }
+    }
+    out
+}
+
 impl HitOut {
     fn from_hit(h: search::Hit) -> Self {
+        let sources = record_sources(&h.record);
+        Self::with_sources(h, sources)
+    }
+
+    /// A hit with the sources that had it.
+    pub fn with_sources(h: search::Hit, sources: Vec<String>) -> Self {
         let r = h.record;
         let level = r.level();
         HitOut {
@@ -115,6 +141,7 @@ impl HitOut {
             publication_types: r.publication_types,
             mesh_terms: r.mesh_terms,
             source: r.source,
+            sources,
             url: r.url,
             score: h.score,
             audience: r.audience.as_str().to_string(),
@@ -208,6 +235,7 @@ pub fn filters_json(f: &search::Filters) -> serde_json::Value {
         ("open_access" = Option<bool>, Query, description = "Only free-to-read records"),
         ("reading_grade_max" = Option<f32>, Query, description = "Only records at or below this Flesch-Kincaid grade"),
         ("explain" = Option<bool>, Query, description = "Break each score into its parts"),
+        ("federate" = Option<String>, Query, description = "Also search live remote sources and fuse their answers with the local results: a comma list of source names, all, or none (default: [federation] default in the config, else the sources marked federated)"),
     ),
     responses(
         (status = 200, description = "Ranked hits with facets", body = SearchResponse),
@@ -221,6 +249,34 @@ pub async fn search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
     let p = SearchParams::parse(&pairs(q)?)?;
+    let remote = crate::federated::sources_for(&state, &p)?;
+    if !remote.is_empty() {
+        let fed = crate::federated::run(&state, &p, &remote).await?;
+        let notices = notices(fed.hits.iter().map(|(h, _)| &h.record));
+        if p.page == 1 {
+            state.querylog().log(crate::querylog::Entry {
+                q: p.q.clone(),
+                filters: filters_json(&p.filters),
+                total: fed.total,
+                took_ms: started.elapsed().as_millis() as u64,
+            });
+        }
+        return Ok(Json(SearchResponse {
+            query: fed.query,
+            total: fed.total,
+            page: p.page,
+            per_page: p.per_page,
+            took_ms: started.elapsed().as_millis() as u64,
+            notices,
+            hits: fed
+                .hits
+                .into_iter()
+                .map(|(h, sources)| HitOut::with_sources(h, sources))
+                .collect(),
+            facets: fed.facets,
+            sources: fed.sources,
+        }));
+    }
     let res = run_search(&state, &p).await?;
     let notices = notices(res.hits.iter().map(|h| &h.record));
     if p.page == 1 {
@@ -238,6 +294,10 @@ pub async fn search(
         per_page: p.per_page,
         took_ms: started.elapsed().as_millis() as u64,
         notices,
+        sources: vec![crate::federated::SourceOut::local(
+            started.elapsed().as_millis() as u64,
+            res.total,
+        )],
         hits: res.hits.into_iter().map(HitOut::from_hit).collect(),
         facets: res.facets.unwrap_or_default(),
     }))

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api;
 pub mod error;
 pub mod export;
+pub mod federated;
 pub mod jobs;
 pub mod params;
 pub mod querylog;
@@ -46,6 +47,7 @@ pub use crate::state::AppState;
     components(schemas(
         api::SearchResponse,
         api::HitOut,
+        federated::SourceOut,
         api::RecordResponse,
         error::ErrorBody,
         error::ErrorDetail
@@ -126,7 +128,9 @@ pub async fn run(
             tracing::error!(error = %e, "could not prepare the index");
         }
         prep.spawn_follower(Duration::from_secs(2));
-        if prep.admin_token().is_some() || prep.config().sources.iter().any(|s| s.schedule.is_some()) {
+        if prep.admin_token().is_some()
+            || prep.config().sources.iter().any(|s| s.schedule.is_some())
+        {
             // Start the runner (marking jobs a dead server left running as interrupted) and the
             // scheduler of periodic harvests.
             let _ = prep.jobs();

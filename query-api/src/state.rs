@@ -29,6 +29,7 @@ struct Inner {
     admin_token: Option<String>,
     jobs: std::sync::OnceLock<crate::jobs::Jobs>,
     querylog: std::sync::OnceLock<crate::querylog::QueryLog>,
+    federator: std::sync::OnceLock<Result<Arc<federation::Federator>, String>>,
 }
 
 /// Cheaply cloneable handle to the server state.
@@ -39,7 +40,9 @@ impl AppState {
     /// State for a configuration; opens (creating) the generations directory and the record
     /// store. The admin token is read from `EVIDENCE_ADMIN_TOKEN`.
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let token = std::env::var("EVIDENCE_ADMIN_TOKEN").ok().filter(|t| !t.trim().is_empty());
+        let token = std::env::var("EVIDENCE_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty());
         Self::with_admin_token(config, token)
     }
 
@@ -56,6 +59,7 @@ impl AppState {
             admin_token,
             jobs: std::sync::OnceLock::new(),
             querylog: std::sync::OnceLock::new(),
+            federator: std::sync::OnceLock::new(),
         })))
     }
 
@@ -71,12 +75,36 @@ impl AppState {
 
     /// The query log writer, started on first use (on the current tokio runtime).
     pub fn querylog(&self) -> &crate::querylog::QueryLog {
-        self.0.querylog.get_or_init(|| crate::querylog::QueryLog::start(Arc::clone(&self.0.store)))
+        self.0
+            .querylog
+            .get_or_init(|| crate::querylog::QueryLog::start(Arc::clone(&self.0.store)))
+    }
+
+    /// The federator of the configured remote sources, built on first use (a search that fans
+    /// out to no source never builds it). Its circuit breakers and cache live as long as the
+    /// server.
+    pub fn federator(&self) -> Result<&federation::Federator, ApiError> {
+        let built = self.0.federator.get_or_init(|| {
+            let c = &self.0.config;
+            let options = federation::FederationOptions {
+                timeout: Duration::from_millis(c.federation.timeout_ms.max(1)),
+                ..federation::FederationOptions::default()
+            };
+            federation::Federator::new(&c.sources, options)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        match built {
+            Ok(f) => Ok(f),
+            Err(e) => Err(ApiError::internal(format!("federation unavailable: {e}"))),
+        }
     }
 
     /// The job runner, started on first use (on the current tokio runtime).
     pub fn jobs(&self) -> &crate::jobs::Jobs {
-        self.0.jobs.get_or_init(|| crate::jobs::Jobs::start(self.clone()))
+        self.0
+            .jobs
+            .get_or_init(|| crate::jobs::Jobs::start(self.clone()))
     }
 
     /// The configuration.

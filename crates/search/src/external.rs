@@ -30,7 +30,7 @@
 //! assert_eq!(scores[1], Some(0.0));
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use model::Record;
 use tantivy::fieldnorm::FieldNormReader;
@@ -63,11 +63,13 @@ impl SearchIndex {
         if !plan.scorable() {
             return vec![None; records.len()];
         }
+        let mut needs = BTreeMap::new();
+        plan.needs(&mut needs);
         let today = days_today();
         records
             .iter()
             .map(|r| {
-                let mut doc = DocText::new(r);
+                let mut doc = DocText::new(r, &needs);
                 if !plan.has_text(&mut doc) {
                     return None;
                 }
@@ -137,16 +139,24 @@ fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<Tok> {
     out
 }
 
-/// A record's analysed field, as the index would hold it: positions of each term and the number
-/// of tokens (the field norm).
+/// The terms and prefixes a plan looks for in one field.
+#[derive(Default)]
+struct Needs {
+    terms: HashSet<String>,
+    prefixes: Vec<String>,
+}
+
+/// A record's analysed field, as the index would hold it: positions of the terms the plan looks
+/// for, the prefixes present, and the number of tokens (the field norm).
 #[derive(Default)]
 struct FieldIndex {
     positions: HashMap<String, Vec<u32>>,
+    prefixes: HashSet<String>,
     norm: u32,
 }
 
 impl FieldIndex {
-    fn build(analyzer: &mut TextAnalyzer, values: &[&str]) -> Self {
+    fn build(analyzer: &mut TextAnalyzer, values: &[&str], needs: Option<&Needs>) -> Self {
         let mut out = FieldIndex::default();
         // Positions continue across values with a gap of one, as tantivy's postings writer does.
         let mut base: u32 = 0;
@@ -157,8 +167,21 @@ impl FieldIndex {
                 let t = stream.token();
                 let start = base + t.position as u32;
                 end = end.max(start + t.position_length as u32);
-                out.positions.entry(t.text.clone()).or_default().push(start);
                 out.norm += 1;
+                let Some(needs) = needs else { continue };
+                if needs.terms.contains(&t.text) {
+                    match out.positions.get_mut(&t.text) {
+                        Some(p) => p.push(start),
+                        None => {
+                            out.positions.insert(t.text.clone(), vec![start]);
+                        }
+                    }
+                }
+                for p in &needs.prefixes {
+                    if t.text.starts_with(p.as_str()) && !out.prefixes.contains(p) {
+                        out.prefixes.insert(p.clone());
+                    }
+                }
             }
             base = end + 1;
         }
@@ -198,13 +221,15 @@ impl FieldIndex {
 /// A record's fields, analysed on first use.
 struct DocText<'a> {
     record: &'a Record,
+    needs: &'a BTreeMap<FieldName, Needs>,
     fields: BTreeMap<FieldName, FieldIndex>,
 }
 
 impl<'a> DocText<'a> {
-    fn new(record: &'a Record) -> Self {
+    fn new(record: &'a Record, needs: &'a BTreeMap<FieldName, Needs>) -> Self {
         DocText {
             record,
+            needs,
             fields: BTreeMap::new(),
         }
     }
@@ -246,7 +271,7 @@ impl<'a> DocText<'a> {
     fn field(&mut self, f: FieldName, analyzers: &mut Analyzers) -> &FieldIndex {
         if !self.fields.contains_key(&f) {
             let values = self.values(f);
-            let built = FieldIndex::build(analyzers.for_field(f), &values);
+            let built = FieldIndex::build(analyzers.for_field(f), &values, self.needs.get(&f));
             self.fields.insert(f, built);
         }
         // Inserted just above when missing.
@@ -282,12 +307,41 @@ enum Plan {
     Ident {
         kind: &'static str,
         value: String,
-        bm25: Option<Bm25Weight>,
+        bm25: Option<Box<Bm25Weight>>,
         text: Box<Plan>,
     },
 }
 
 impl Plan {
+    /// What the plan looks for, field by field.
+    fn needs(&self, out: &mut BTreeMap<FieldName, Needs>) {
+        match self {
+            Plan::Nothing | Plan::Excluded => {}
+            Plan::Sum(v) => v.iter().for_each(|p| p.needs(out)),
+            Plan::Ident { text, .. } => text.needs(out),
+            Plan::Text(fields) => {
+                for (f, matchers) in fields {
+                    let n = out.entry(*f).or_default();
+                    for m in matchers {
+                        match m {
+                            Matcher::Term { text, .. } => {
+                                n.terms.insert(text.clone());
+                            }
+                            Matcher::Phrase { terms, .. } => {
+                                n.terms.extend(terms.iter().map(|(_, t)| t.clone()));
+                            }
+                            Matcher::Prefix { prefix, .. } => {
+                                if !n.prefixes.contains(prefix) {
+                                    n.prefixes.push(prefix.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn scorable(&self) -> bool {
         match self {
             Plan::Nothing | Plan::Excluded => false,
@@ -330,11 +384,7 @@ impl Plan {
                                 tf => bm25.score(norm_id, tf),
                             },
                             Matcher::Prefix { prefix, weight } => {
-                                if field
-                                    .positions
-                                    .keys()
-                                    .any(|t| t.starts_with(prefix.as_str()))
-                                {
+                                if field.prefixes.contains(prefix) {
                                     *weight
                                 } else {
                                     0.0
@@ -470,7 +520,7 @@ impl<'a> ExternalScorer<'a> {
                 Plan::Ident {
                     kind: id.kind(),
                     value: id.value().to_string(),
-                    bm25,
+                    bm25: bm25.map(Box::new),
                     text: Box::new(text),
                 }
             }
@@ -663,11 +713,23 @@ mod tests {
     fn unscorable_queries_and_records() {
         let index = index_with(RankingParams::plain_bm25());
         let r = record("x", "Asthma in adults", "");
-        assert_eq!(index.score_external("*", &[r.clone()]), vec![None]);
-        assert_eq!(index.score_external("NOT asthma", &[r.clone()]), vec![None]);
+        assert_eq!(
+            index.score_external("*", std::slice::from_ref(&r)),
+            vec![None]
+        );
+        assert_eq!(
+            index.score_external("NOT asthma", std::slice::from_ref(&r)),
+            vec![None]
+        );
         // A field the record lacks: nothing to score.
-        assert_eq!(index.score_external("smith[au]", &[r.clone()]), vec![None]);
-        assert_eq!(index.score_external("zzzz", &[r.clone()]), vec![Some(0.0)]);
+        assert_eq!(
+            index.score_external("smith[au]", std::slice::from_ref(&r)),
+            vec![None]
+        );
+        assert_eq!(
+            index.score_external("zzzz", std::slice::from_ref(&r)),
+            vec![Some(0.0)]
+        );
         let empty = SearchIndex::create_in_ram(RankingParams::plain_bm25()).unwrap();
         assert_eq!(empty.score_external("asthma", &[r]), vec![None]);
         assert!(index.score_external("asthma", &[]).is_empty());

@@ -5,4 +5,5 @@
 mod admin_api;
 #[path = "../common/mod.rs"]
 mod common;
+mod federated_api;
 mod search_api;

@@ -322,7 +322,13 @@ async fn openapi_and_health() {
     assert_eq!(s, StatusCode::OK);
     assert!(v["paths"]["/api/v1/search"]["get"].is_object());
     assert!(v["paths"]["/api/v1/records/{id}"]["get"].is_object());
-    for p in ["/api/v1/export", "/api/v1/feed", "/api/v1/admin/jobs", "/api/v1/admin/jobs/{id}", "/api/v1/admin/stats"] {
+    for p in [
+        "/api/v1/export",
+        "/api/v1/feed",
+        "/api/v1/admin/jobs",
+        "/api/v1/admin/jobs/{id}",
+        "/api/v1/admin/stats",
+    ] {
         assert!(v["paths"][p].is_object(), "{p} is documented");
     }
     assert!(v["components"]["securitySchemes"]["bearer"].is_object());
@@ -391,8 +397,16 @@ async fn autocomplete_from_titles_and_mesh() {
     let app = starter_app().await;
     let (s, v) = get(&app.router, "/api/v1/suggest?q=hea").await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let texts: Vec<String> = v["suggestions"].as_array().unwrap().iter().map(|x| x["text"].as_str().unwrap().to_lowercase()).collect();
-    assert!(texts.iter().any(|t| t.starts_with("heart failure")), "{texts:?}");
+    let texts: Vec<String> = v["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["text"].as_str().unwrap().to_lowercase())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.starts_with("heart failure")),
+        "{texts:?}"
+    );
     assert!(texts.iter().all(|t| t.starts_with("hea")), "{texts:?}");
     let (s, v) = get(&app.router, "/api/v1/suggest?q=").await;
     assert_eq!(s, StatusCode::OK);
@@ -400,6 +414,10 @@ async fn autocomplete_from_titles_and_mesh() {
     let (s, v) = get(&app.router, "/api/v1/suggest?q=asth&limit=0").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "invalid_parameter");
-    let (s, _) = get(&app.router, &format!("/api/v1/suggest?q={}", "a".repeat(101))).await;
+    let (s, _) = get(
+        &app.router,
+        &format!("/api/v1/suggest?q={}", "a".repeat(101)),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
