@@ -37,6 +37,10 @@ pub struct SearchResponse {
     pub took_ms: u64,
     /// Warnings to show with the results (sample records, retractions, superseded guidance).
     pub notices: Vec<String>,
+    /// A corrected query to offer when a word of the query looks misspelt against the index's
+    /// vocabulary ("Did you mean ...?"); first pages only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub did_you_mean: Option<String>,
     /// The hits of this page.
     pub hits: Vec<HitOut>,
     /// Counts by evidence level, source, year, audience and open access over all matches (in a
@@ -156,11 +160,28 @@ impl HitOut {
 
 /// The notices an answer must carry, given its hits.
 pub fn notices<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<String> {
+    notices_from(
+        records
+            .into_iter()
+            .map(|r| (r.is_sample(), r.retracted, r.superseded_by.is_some())),
+    )
+}
+
+/// The notices of a page of hits.
+pub fn notices_of(hits: &[HitOut]) -> Vec<String> {
+    notices_from(
+        hits.iter()
+            .map(|h| (h.sample, h.retracted, h.superseded_by.is_some())),
+    )
+}
+
+/// Notices from (sample, retracted, superseded) flags.
+fn notices_from(flags: impl Iterator<Item = (bool, bool, bool)>) -> Vec<String> {
     let (mut sample, mut retracted, mut superseded) = (false, false, false);
-    for r in records {
-        sample |= r.is_sample();
-        retracted |= r.retracted;
-        superseded |= r.superseded_by.is_some();
+    for (a, b, c) in flags {
+        sample |= a;
+        retracted |= b;
+        superseded |= c;
     }
     let mut out = Vec::new();
     if sample {
@@ -250,57 +271,65 @@ pub async fn search(
     let started = Instant::now();
     let p = SearchParams::parse(&pairs(q)?)?;
     let remote = crate::federated::sources_for(&state, &p)?;
-    if !remote.is_empty() {
+    let (query, total, hits, facets, sources) = if remote.is_empty() {
+        let res = run_search(&state, &p).await?;
+        let local =
+            crate::federated::SourceOut::local(started.elapsed().as_millis() as u64, res.total);
+        let hits: Vec<HitOut> = res.hits.into_iter().map(HitOut::from_hit).collect();
+        (
+            res.query,
+            res.total,
+            hits,
+            res.facets.unwrap_or_default(),
+            vec![local],
+        )
+    } else {
         let fed = crate::federated::run(&state, &p, &remote).await?;
-        let notices = notices(fed.hits.iter().map(|(h, _)| &h.record));
-        if p.page == 1 {
-            state.querylog().log(crate::querylog::Entry {
-                q: p.q.clone(),
-                filters: filters_json(&p.filters),
-                total: fed.total,
-                took_ms: started.elapsed().as_millis() as u64,
-            });
-        }
-        return Ok(Json(SearchResponse {
-            query: fed.query,
-            total: fed.total,
-            page: p.page,
-            per_page: p.per_page,
-            took_ms: started.elapsed().as_millis() as u64,
-            notices,
-            hits: fed
-                .hits
-                .into_iter()
-                .map(|(h, sources)| HitOut::with_sources(h, sources))
-                .collect(),
-            facets: fed.facets,
-            sources: fed.sources,
-        }));
-    }
-    let res = run_search(&state, &p).await?;
-    let notices = notices(res.hits.iter().map(|h| &h.record));
+        let hits = fed
+            .hits
+            .into_iter()
+            .map(|(h, sources)| HitOut::with_sources(h, sources))
+            .collect();
+        (fed.query, fed.total, hits, fed.facets, fed.sources)
+    };
+    let did_you_mean = suggestion(&state, &p).await;
     if p.page == 1 {
         state.querylog().log(crate::querylog::Entry {
             q: p.q.clone(),
             filters: filters_json(&p.filters),
-            total: res.total,
+            total,
             took_ms: started.elapsed().as_millis() as u64,
         });
     }
     Ok(Json(SearchResponse {
-        query: res.query,
-        total: res.total,
+        query,
+        total,
         page: p.page,
         per_page: p.per_page,
         took_ms: started.elapsed().as_millis() as u64,
-        notices,
-        sources: vec![crate::federated::SourceOut::local(
-            started.elapsed().as_millis() as u64,
-            res.total,
-        )],
-        hits: res.hits.into_iter().map(HitOut::from_hit).collect(),
-        facets: res.facets.unwrap_or_default(),
+        notices: notices_of(&hits),
+        did_you_mean,
+        hits,
+        facets,
+        sources,
     }))
+}
+
+/// A corrected query for the first page of a search with a misspelt-looking word (absent from the
+/// index's vocabulary, or very rare beside a far more common word one edit away): `None` when
+/// the words are all known, on later pages, or when the vocabulary is unavailable. Words in
+/// more than a couple of records are never corrected, so the common case costs a few lookups.
+async fn suggestion(state: &AppState, p: &SearchParams) -> Option<String> {
+    if p.page != 1 || p.q.trim().is_empty() {
+        return None;
+    }
+    let live = state.live().ok()?;
+    let q = p.q.clone();
+    tokio::task::spawn_blocking(move || search::suggest::did_you_mean(&live.index, &q))
+        .await
+        .ok()
+        .flatten()
+        .filter(|s| s.trim() != p.q.trim())
 }
 
 /// A record with the notices that apply to it.

@@ -141,6 +141,19 @@ impl AppState {
     pub fn load_generation(&self, n: u64) -> anyhow::Result<()> {
         let index = SearchIndex::open(&self.0.generations.path(n), self.0.config.ranking.clone())?;
         let docs = index.num_docs();
+        // Build the spelling and autocomplete vocabulary while the old generation still serves,
+        // so no search pays for it.
+        let started = std::time::Instant::now();
+        match index.suggester() {
+            Ok(_) => tracing::debug!(
+                generation = n,
+                took_ms = started.elapsed().as_millis() as u64,
+                "suggestion vocabulary built"
+            ),
+            Err(e) => {
+                tracing::warn!(generation = n, error = %e, "suggestion vocabulary could not be built")
+            }
+        }
         if let Ok(mut live) = self.0.live.write() {
             *live = Some(Live {
                 index: Arc::new(index),

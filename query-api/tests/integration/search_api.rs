@@ -421,3 +421,23 @@ async fn autocomplete_from_titles_and_mesh() {
     .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn misspelt_searches_offer_a_correction() {
+    let app = starter_app().await;
+    let (s, v) = get(&app.router, "/api/v1/search?q=asthmaa+inhalers").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["did_you_mean"], "asthma inhalers", "{v}");
+    // The correction finds what the misspelling missed.
+    let (_, fixed) = get(&app.router, "/api/v1/search?q=asthma+inhalers").await;
+    assert!(
+        fixed["total"].as_u64().unwrap() > v["total"].as_u64().unwrap(),
+        "{fixed}"
+    );
+    assert!(fixed.get("did_you_mean").is_none(), "{fixed}");
+    // Known words and later pages are left alone.
+    let (_, v) = get(&app.router, "/api/v1/search?q=sepsis").await;
+    assert!(v.get("did_you_mean").is_none(), "{v}");
+    let (_, v) = get(&app.router, "/api/v1/search?q=asthmaa&page=2").await;
+    assert!(v.get("did_you_mean").is_none(), "{v}");
+}
