@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, SimpleTokenizer, Stemmer, StopWordFilter,
-    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, SimpleTokenizer, Stemmer,
+    StopWordFilter, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// Name under which the biomedical analyzer is registered.
@@ -23,7 +23,18 @@ pub const BIO_UNSTEMMED: &str = "bio_unstemmed";
 
 /// Builds the biomedical analyzer.
 pub fn bio_analyzer() -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(BioTokenizer::default())
+    TextAnalyzer::from(BioTokenizer::normalising(stemmed_chain()))
+}
+
+/// Builds the analyzer for prefix terms: tokenised, folded and spelling-normalised, not stemmed.
+pub fn bio_unstemmed_analyzer() -> TextAnalyzer {
+    TextAnalyzer::from(BioTokenizer::normalising(unstemmed_chain()))
+}
+
+/// The per-word chain of `bio`: lower-case → ASCII folding → UK → US spelling → English stop
+/// words → Snowball English stemmer, over one whole token.
+fn stemmed_chain() -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(SpellingFilter);
@@ -36,13 +47,55 @@ pub fn bio_analyzer() -> TextAnalyzer {
     }
 }
 
-/// Builds the analyzer for prefix terms: tokenised, folded and spelling-normalised, not stemmed.
-pub fn bio_unstemmed_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(BioTokenizer::default())
+/// The per-word chain of `bio_unstemmed`: lower-case → ASCII folding → UK → US spelling.
+fn unstemmed_chain() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(SpellingFilter)
         .build()
+}
+
+/// Words remembered by one analyser instance before its memo is emptied (a few MiB at most).
+const MEMO_WORDS: usize = 50_000;
+
+/// The normalisation of single words (the per-word filter chain), memoised. Word frequencies in
+/// text are Zipfian, so nearly every token is a word seen before: the chain (case and accent
+/// folding, spelling rules, stop words, stemming) then runs once per distinct word rather than once
+/// per token. The memo belongs to one analyser instance (tantivy clones the analyser per indexing
+/// thread and per query); a clone starts with an empty memo.
+struct Normaliser {
+    chain: TextAnalyzer,
+    /// Word as tokenised → its normalised term, `None` for a stop word.
+    memo: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Clone for Normaliser {
+    fn clone(&self) -> Self {
+        Normaliser {
+            chain: self.chain.clone(),
+            memo: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl Normaliser {
+    fn normalise(&mut self, word: &str) -> Option<String> {
+        if let Some(hit) = self.memo.get(word) {
+            return hit.clone();
+        }
+        let mut out = None;
+        let mut stream = self.chain.token_stream(word);
+        if stream.advance() {
+            out = Some(std::mem::take(&mut stream.token_mut().text));
+        }
+        drop(stream);
+        if self.memo.len() >= MEMO_WORDS {
+            self.memo.clear();
+        }
+        self.memo.insert(word.to_string(), out.clone());
+        out
+    }
 }
 
 /// Builds the analyzer for author and journal names.
@@ -77,9 +130,26 @@ pub fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> 
 /// emitted joined ("covid19", "il6", "sarscov2", "xray") at the position of the first part, so that
 /// "COVID-19", "COVID 19" and "COVID19" all match one another. Alphanumeric runs such as "HbA1c"
 /// and "SGLT2" stay whole.
+///
+/// A `normalising` tokenizer also applies the per-word filter chain of its analyser to each token
+/// (dropping stop words, keeping the positions of the others, as tantivy's filters do), memoised.
 #[derive(Clone, Default)]
 pub struct BioTokenizer {
     tokens: Vec<Token>,
+    normaliser: Option<Normaliser>,
+}
+
+impl BioTokenizer {
+    /// A tokenizer that normalises each token with `chain` (a one-token analyser), memoised.
+    fn normalising(chain: TextAnalyzer) -> Self {
+        BioTokenizer {
+            tokens: Vec::new(),
+            normaliser: Some(Normaliser {
+                chain,
+                memo: std::collections::HashMap::new(),
+            }),
+        }
+    }
 }
 
 /// The stream of a [`BioTokenizer`].
@@ -94,6 +164,15 @@ impl Tokenizer for BioTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BioTokenStream<'a> {
         self.tokens.clear();
         tokenize_into(text, &mut self.tokens);
+        if let Some(n) = self.normaliser.as_mut() {
+            self.tokens.retain_mut(|t| match n.normalise(&t.text) {
+                Some(term) => {
+                    t.text = term;
+                    true
+                }
+                None => false,
+            });
+        }
         BioTokenStream {
             tokens: &mut self.tokens,
             index: usize::MAX,
@@ -551,6 +630,40 @@ mod tests {
             .into_iter()
             .map(|(_, t)| t)
             .collect()
+    }
+
+    /// The memoised analysers give exactly what the plain filter chains give, token for token
+    /// and position for position, on first sight of a word and from the memo.
+    #[test]
+    fn memoised_normalisation_matches_the_filter_chain() {
+        let text = "The Paediatric Anaemia trial: COVID-19 and IL-6 in the oedematous \
+            Ærø cohort; randomised, RANDOMISED and randomized — of the the of HbA1c type 2 \
+            diabetes, tumour-associated haemorrhage, naïve café patients (n = 12) were analysed.";
+        let plain_stemmed = TextAnalyzer::builder(BioTokenizer::default())
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(SpellingFilter)
+            .filter(StopWordFilter::new(Language::English).expect("english stop words"))
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let plain_unstemmed = TextAnalyzer::builder(BioTokenizer::default())
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(SpellingFilter)
+            .build();
+        for (mut plain, mut memo) in [
+            (plain_stemmed, bio_analyzer()),
+            (plain_unstemmed, bio_unstemmed_analyzer()),
+        ] {
+            let expected = analyze(&mut plain, text);
+            assert!(expected.len() > 20, "{expected:?}");
+            // Twice: the second pass is served from the memo.
+            assert_eq!(analyze(&mut memo, text), expected);
+            assert_eq!(analyze(&mut memo, text), expected);
+            // A clone starts empty and agrees too.
+            assert_eq!(analyze(&mut memo.clone(), text), expected);
+        }
+        assert!(!terms("the of and").iter().any(|t| t == "the"));
     }
 
     #[test]
