@@ -67,22 +67,32 @@ const MEMO_WORDS: usize = 50_000;
 struct Normaliser {
     chain: TextAnalyzer,
     /// Word as tokenised → its normalised term, `None` for a stop word.
-    memo: std::collections::HashMap<String, Option<String>>,
+    memo: foldhash::HashMap<String, Option<String>>,
 }
 
 impl Clone for Normaliser {
     fn clone(&self) -> Self {
         Normaliser {
             chain: self.chain.clone(),
-            memo: std::collections::HashMap::new(),
+            memo: foldhash::HashMap::default(),
         }
     }
 }
 
 impl Normaliser {
-    fn normalise(&mut self, word: &str) -> Option<String> {
-        if let Some(hit) = self.memo.get(word) {
-            return hit.clone();
+    /// Normalises `word` in place; `false` for a stop word (to be dropped).
+    fn normalise(&mut self, word: &mut String) -> bool {
+        if let Some(hit) = self.memo.get(word.as_str()) {
+            return match hit {
+                Some(term) => {
+                    if term != word {
+                        word.clear();
+                        word.push_str(term);
+                    }
+                    true
+                }
+                None => false,
+            };
         }
         let mut out = None;
         let mut stream = self.chain.token_stream(word);
@@ -93,8 +103,14 @@ impl Normaliser {
         if self.memo.len() >= MEMO_WORDS {
             self.memo.clear();
         }
-        self.memo.insert(word.to_string(), out.clone());
-        out
+        let keep = out.is_some();
+        let key = match out {
+            Some(term) => std::mem::replace(word, term),
+            None => std::mem::take(word),
+        };
+        let stored = keep.then(|| word.clone());
+        self.memo.insert(key, stored);
+        keep
     }
 }
 
@@ -146,7 +162,7 @@ impl BioTokenizer {
             tokens: Vec::new(),
             normaliser: Some(Normaliser {
                 chain,
-                memo: std::collections::HashMap::new(),
+                memo: foldhash::HashMap::default(),
             }),
         }
     }
@@ -165,13 +181,7 @@ impl Tokenizer for BioTokenizer {
         self.tokens.clear();
         tokenize_into(text, &mut self.tokens);
         if let Some(n) = self.normaliser.as_mut() {
-            self.tokens.retain_mut(|t| match n.normalise(&t.text) {
-                Some(term) => {
-                    t.text = term;
-                    true
-                }
-                None => false,
-            });
+            self.tokens.retain_mut(|t| n.normalise(&mut t.text));
         }
         BioTokenStream {
             tokens: &mut self.tokens,
