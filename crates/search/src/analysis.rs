@@ -23,12 +23,12 @@ pub const BIO_UNSTEMMED: &str = "bio_unstemmed";
 
 /// Builds the biomedical analyzer.
 pub fn bio_analyzer() -> TextAnalyzer {
-    TextAnalyzer::from(BioTokenizer::normalising(stemmed_chain()))
+    TextAnalyzer::from(BioTokenizer::normalising(stemmed_chain(), true))
 }
 
 /// Builds the analyzer for prefix terms: tokenised, folded and spelling-normalised, not stemmed.
 pub fn bio_unstemmed_analyzer() -> TextAnalyzer {
-    TextAnalyzer::from(BioTokenizer::normalising(unstemmed_chain()))
+    TextAnalyzer::from(BioTokenizer::normalising(unstemmed_chain(), false))
 }
 
 /// The per-word chain of `bio`: lower-case → ASCII folding → UK → US spelling → English stop
@@ -56,62 +56,71 @@ fn unstemmed_chain() -> TextAnalyzer {
         .build()
 }
 
-/// Words remembered by one analyser instance before its memo is emptied (a few MiB at most).
-const MEMO_WORDS: usize = 50_000;
+/// Words remembered per thread and per chain before the memo is emptied (about 2 MiB each).
+const MEMO_WORDS: usize = 30_000;
+
+/// Word as tokenised → its normalised term, `None` for a stop word.
+type Memo = foldhash::HashMap<String, Option<String>>;
+
+thread_local! {
+    /// The memos of this thread: `[stemmed, unstemmed]`. Per thread, not per analyser: tantivy
+    /// clones the analyser for every query and snippet, while the threads that run them (the
+    /// indexing threads, the blocking pool) live long, so the memo stays warm across queries.
+    static MEMOS: std::cell::RefCell<[Memo; 2]> = std::cell::RefCell::new(Default::default());
+}
 
 /// The normalisation of single words (the per-word filter chain), memoised. Word frequencies in
 /// text are Zipfian, so nearly every token is a word seen before: the chain (case and accent
-/// folding, spelling rules, stop words, stemming) then runs once per distinct word rather than once
-/// per token. The memo belongs to one analyser instance (tantivy clones the analyser per indexing
-/// thread and per query); a clone starts with an empty memo.
+/// folding, spelling rules, stop words, stemming) then runs once per distinct word per thread
+/// rather than once per token.
+#[derive(Clone)]
 struct Normaliser {
     chain: TextAnalyzer,
-    /// Word as tokenised → its normalised term, `None` for a stop word.
-    memo: foldhash::HashMap<String, Option<String>>,
-}
-
-impl Clone for Normaliser {
-    fn clone(&self) -> Self {
-        Normaliser {
-            chain: self.chain.clone(),
-            memo: foldhash::HashMap::default(),
-        }
-    }
+    /// Which memo: 0 for the stemmed chain, 1 for the unstemmed one.
+    memo: usize,
 }
 
 impl Normaliser {
-    /// Normalises `word` in place; `false` for a stop word (to be dropped).
-    fn normalise(&mut self, word: &mut String) -> bool {
-        if let Some(hit) = self.memo.get(word.as_str()) {
-            return match hit {
-                Some(term) => {
-                    if term != word {
-                        word.clear();
-                        word.push_str(term);
-                    }
-                    true
-                }
-                None => false,
-            };
-        }
-        let mut out = None;
-        let mut stream = self.chain.token_stream(word);
-        if stream.advance() {
-            out = Some(std::mem::take(&mut stream.token_mut().text));
-        }
-        drop(stream);
-        if self.memo.len() >= MEMO_WORDS {
-            self.memo.clear();
-        }
-        let keep = out.is_some();
-        let key = match out {
-            Some(term) => std::mem::replace(word, term),
-            None => std::mem::take(word),
-        };
-        let stored = keep.then(|| word.clone());
-        self.memo.insert(key, stored);
-        keep
+    /// Normalises each token in place and drops stop words, keeping the others' positions.
+    fn apply(&mut self, tokens: &mut Vec<Token>) {
+        MEMOS.with_borrow_mut(|memos| {
+            let memo = &mut memos[self.memo];
+            tokens.retain_mut(|t| normalise(&mut self.chain, memo, &mut t.text));
+        });
     }
+}
+
+/// Normalises `word` in place through `memo`; `false` for a stop word (to be dropped).
+fn normalise(chain: &mut TextAnalyzer, memo: &mut Memo, word: &mut String) -> bool {
+    if let Some(hit) = memo.get(word.as_str()) {
+        return match hit {
+            Some(term) => {
+                if term != word {
+                    word.clear();
+                    word.push_str(term);
+                }
+                true
+            }
+            None => false,
+        };
+    }
+    let mut out = None;
+    let mut stream = chain.token_stream(word);
+    if stream.advance() {
+        out = Some(std::mem::take(&mut stream.token_mut().text));
+    }
+    drop(stream);
+    if memo.len() >= MEMO_WORDS {
+        memo.clear();
+    }
+    let keep = out.is_some();
+    let key = match out {
+        Some(term) => std::mem::replace(word, term),
+        None => std::mem::take(word),
+    };
+    let stored = keep.then(|| word.clone());
+    memo.insert(key, stored);
+    keep
 }
 
 /// Builds the analyzer for author and journal names.
@@ -157,12 +166,12 @@ pub struct BioTokenizer {
 
 impl BioTokenizer {
     /// A tokenizer that normalises each token with `chain` (a one-token analyser), memoised.
-    fn normalising(chain: TextAnalyzer) -> Self {
+    fn normalising(chain: TextAnalyzer, stemmed: bool) -> Self {
         BioTokenizer {
             tokens: Vec::new(),
             normaliser: Some(Normaliser {
                 chain,
-                memo: foldhash::HashMap::default(),
+                memo: if stemmed { 0 } else { 1 },
             }),
         }
     }
@@ -181,7 +190,7 @@ impl Tokenizer for BioTokenizer {
         self.tokens.clear();
         tokenize_into(text, &mut self.tokens);
         if let Some(n) = self.normaliser.as_mut() {
-            self.tokens.retain_mut(|t| n.normalise(&mut t.text));
+            n.apply(&mut self.tokens);
         }
         BioTokenStream {
             tokens: &mut self.tokens,
