@@ -220,9 +220,9 @@ pub async fn run_search(
         highlight: true,
         explain: p.explain,
     };
-    tokio::task::spawn_blocking(move || live.index.search(&req))
-        .await
-        .map_err(ApiError::internal)?
+    state
+        .run_blocking(move || live.index.search(&req))
+        .await?
         .map_err(ApiError::from)
 }
 
@@ -292,7 +292,8 @@ pub async fn search(
             .collect();
         (fed.query, fed.total, hits, fed.facets, fed.sources)
     };
-    let did_you_mean = suggestion(&state, &p).await;
+    let local_total = sources.first().and_then(|s| s.total).unwrap_or(total);
+    let did_you_mean = suggestion(&state, &p, local_total).await;
     if p.page == 1 {
         state.querylog().log(crate::querylog::Entry {
             q: p.q.clone(),
@@ -315,17 +316,32 @@ pub async fn search(
     }))
 }
 
+/// Below this many local matches, words in one or two records are also checked for a far more
+/// common neighbour.
+pub const RARE_WORDS_BELOW: u64 = 20;
+
 /// A corrected query for the first page of a search with a misspelt-looking word (absent from the
 /// index's vocabulary, or very rare beside a far more common word one edit away): `None` when
-/// the words are all known, on later pages, or when the vocabulary is unavailable. Words in
-/// more than a couple of records are never corrected, so the common case costs a few lookups.
-async fn suggestion(state: &AppState, p: &SearchParams) -> Option<String> {
+/// the words are all known, on later pages, or while the vocabulary of a large index is still
+/// being built in the background. Words in
+/// more than a couple of records are never corrected, so the common case costs a few lookups;
+/// when the search already finds [`RARE_WORDS_BELOW`] or more, only words absent from the index
+/// are (a rare real word is then likelier than a typo).
+async fn suggestion(state: &AppState, p: &SearchParams, local_total: u64) -> Option<String> {
     if p.page != 1 || p.q.trim().is_empty() {
         return None;
     }
     let live = state.live().ok()?;
     let q = p.q.clone();
-    tokio::task::spawn_blocking(move || search::suggest::did_you_mean(&live.index, &q))
+    state
+        .run_blocking(move || {
+            let s = live.index.suggester_nonblocking()?;
+            if local_total < RARE_WORDS_BELOW {
+                s.correct_query(&q)
+            } else {
+                s.correct_unknown_words(&q)
+            }
+        })
         .await
         .ok()
         .flatten()
@@ -363,9 +379,9 @@ pub async fn record(
     }
     let live = state.live()?;
     let lookup = id.clone();
-    let found = tokio::task::spawn_blocking(move || live.index.get(&lookup))
-        .await
-        .map_err(ApiError::internal)??;
+    let found = state
+        .run_blocking(move || live.index.get(&lookup))
+        .await??;
     match found {
         Some(mut r) => {
             r.classify();

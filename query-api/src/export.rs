@@ -129,32 +129,32 @@ async fn collect(
         explain: false,
     };
     let limit = limit.min(MAX_RESULT_WINDOW);
-    tokio::task::spawn_blocking(move || -> Result<(u64, Vec<Record>), search::SearchError> {
-        let mut out: Vec<Record> = Vec::with_capacity(limit.min(FETCH_PAGE));
-        let mut total = 0;
-        while out.len() < limit {
-            let req = search::SearchRequest {
-                offset: out.len(),
-                limit: FETCH_PAGE.min(limit - out.len()),
-                ..base.clone()
-            };
-            let res = live.index.search(&req)?;
-            total = res.total;
-            let got = res.hits.len();
-            out.extend(res.hits.into_iter().map(|h| {
-                let mut r = h.record;
-                r.classify();
-                r
-            }));
-            if got < req.limit || out.len() as u64 >= total {
-                break;
+    state
+        .run_blocking(move || -> Result<(u64, Vec<Record>), search::SearchError> {
+            let mut out: Vec<Record> = Vec::with_capacity(limit.min(FETCH_PAGE));
+            let mut total = 0;
+            while out.len() < limit {
+                let req = search::SearchRequest {
+                    offset: out.len(),
+                    limit: FETCH_PAGE.min(limit - out.len()),
+                    ..base.clone()
+                };
+                let res = live.index.search(&req)?;
+                total = res.total;
+                let got = res.hits.len();
+                out.extend(res.hits.into_iter().map(|h| {
+                    let mut r = h.record;
+                    r.classify();
+                    r
+                }));
+                if got < req.limit || out.len() as u64 >= total {
+                    break;
+                }
             }
-        }
-        Ok((total, out))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::from)
+            Ok((total, out))
+        })
+        .await?
+        .map_err(ApiError::from)
 }
 
 fn header_value(s: &str) -> HeaderValue {

@@ -126,7 +126,7 @@ pub async fn run(
         explain: p.explain,
     };
     let index = std::sync::Arc::clone(&live.index);
-    let local = tokio::task::spawn_blocking(move || {
+    let local = state.run_blocking(move || {
         let started = Instant::now();
         index.search(&req).map(|r| (r, started.elapsed()))
     });
@@ -136,7 +136,7 @@ pub async fn run(
         depth: remote_depth(page_depth),
     };
     let (local, remote) = tokio::join!(local, federator.search(names, &remote_query));
-    let (res, local_took) = local.map_err(ApiError::internal)??;
+    let (res, local_took) = local??;
 
     let index = std::sync::Arc::clone(&live.index);
     let generation = live.generation;
@@ -146,61 +146,62 @@ pub async fn run(
     let mut sources = vec![SourceOut::local(local_took.as_millis() as u64, res.total)];
     sources.extend(remote.reports.iter().map(SourceOut::remote));
     let lists = remote.lists;
-    tokio::task::spawn_blocking(move || {
-        // Scoring is for placing remote records: with none, the local order stands as it is.
-        let (local_external, remote_external) = if lists.iter().all(|l| l.records.is_empty()) {
-            (Vec::new(), Vec::new())
-        } else {
-            let federator = state.federator()?;
-            let key = index_key(&index, generation);
-            let score = |records: &[model::Record]| {
-                federator.scores_with(&q, key, records, |todo| index.score_external(&q, todo))
+    let runner = state.clone();
+    runner
+        .run_blocking(move || {
+            // Scoring is for placing remote records: with none, the local order stands as it is.
+            let (local_external, remote_external) = if lists.iter().all(|l| l.records.is_empty()) {
+                (Vec::new(), Vec::new())
+            } else {
+                let federator = state.federator()?;
+                let key = index_key(&index, generation);
+                let score = |records: &[model::Record]| {
+                    federator.scores_with(&q, key, records, |todo| index.score_external(&q, todo))
+                };
+                let local_records: Vec<model::Record> = res
+                    .hits
+                    .iter()
+                    .take(CALIBRATION_HITS)
+                    .map(|h| h.record.clone())
+                    .collect();
+                let local_external = score(&local_records);
+                let remote_external: Vec<Vec<Option<f32>>> =
+                    lists.iter().map(|l| score(&l.records)).collect();
+                (local_external, remote_external)
             };
-            let local_records: Vec<model::Record> = res
+            let merged = merge(
+                MergeInput {
+                    local: res.hits,
+                    local_external,
+                    remote: lists,
+                    remote_external,
+                },
+                Fusion::default(),
+                sort,
+            );
+            let mut facets = res.facets.unwrap_or_default();
+            add_to_facets(&mut facets, merged.remote_only().map(|h| &h.record));
+            let total = res.total + merged.remote_only().count() as u64;
+            let mut highlighter = Highlighter::new(&q);
+            let hits = merged
                 .hits
-                .iter()
-                .take(CALIBRATION_HITS)
-                .map(|h| h.record.clone())
+                .into_iter()
+                .skip(offset)
+                .take(per_page)
+                .map(|h| {
+                    let sources = h.sources.clone();
+                    (highlighter.hit(h), sources)
+                })
                 .collect();
-            let local_external = score(&local_records);
-            let remote_external: Vec<Vec<Option<f32>>> =
-                lists.iter().map(|l| score(&l.records)).collect();
-            (local_external, remote_external)
-        };
-        let merged = merge(
-            MergeInput {
-                local: res.hits,
-                local_external,
-                remote: lists,
-                remote_external,
-            },
-            Fusion::default(),
-            sort,
-        );
-        let mut facets = res.facets.unwrap_or_default();
-        add_to_facets(&mut facets, merged.remote_only().map(|h| &h.record));
-        let total = res.total + merged.remote_only().count() as u64;
-        let mut highlighter = Highlighter::new(&q);
-        let hits = merged
-            .hits
-            .into_iter()
-            .skip(offset)
-            .take(per_page)
-            .map(|h| {
-                let sources = h.sources.clone();
-                (highlighter.hit(h), sources)
+            Ok(FederatedPage {
+                query: res.query,
+                total,
+                hits,
+                facets,
+                sources,
             })
-            .collect();
-        Ok(FederatedPage {
-            query: res.query,
-            total,
-            hits,
-            facets,
-            sources,
         })
-    })
-    .await
-    .map_err(ApiError::internal)?
+        .await?
 }
 
 /// A key that changes when the index's statistics may have: the generation, and the segments of

@@ -72,15 +72,19 @@ pub async fn suggest(
     }
     let live = state.live()?;
     let p = prefix.clone();
-    let suggestions = tokio::task::spawn_blocking(move || {
-        if p.trim().is_empty() {
-            Vec::new()
-        } else {
-            search::suggest::autocomplete(&live.index, &p, limit)
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let suggestions = state
+        .run_blocking(move || {
+            if p.trim().is_empty() {
+                Vec::new()
+            } else {
+                // Empty while a large index's vocabulary is built in the background.
+                live.index
+                    .suggester_nonblocking()
+                    .map(|s| s.complete(&p, limit))
+                    .unwrap_or_default()
+            }
+        })
+        .await?;
     Ok(Json(SuggestResponse {
         q: prefix,
         suggestions,

@@ -148,8 +148,15 @@ pub struct SearchIndex {
     params: Arc<RankingParams>,
     thesaurus: Option<Thesaurus>,
     suggester: std::sync::Mutex<Option<Arc<Suggester>>>,
+    /// A background build of the suggester is under way.
+    suggester_building: std::sync::atomic::AtomicBool,
     path: Option<PathBuf>,
 }
+
+/// Up to this many documents the suggestion vocabulary is built inline when missing (well under
+/// a second); above it, in the background (it reads every stored record: about 12 s at 100k
+/// documents on a two-core machine).
+pub const INLINE_SUGGESTER_DOCS: u64 = 20_000;
 
 impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,6 +192,7 @@ impl SearchIndex {
             params: Arc::new(params),
             thesaurus: None,
             suggester: std::sync::Mutex::new(None),
+            suggester_building: std::sync::atomic::AtomicBool::new(false),
             path,
         })
     }
@@ -264,6 +272,48 @@ impl SearchIndex {
             *cached = Some(Arc::clone(&built));
         }
         Ok(built)
+    }
+
+    /// The suggestion vocabulary without waiting for a build, for request paths: the current one
+    /// when built; otherwise, for a small index, built now; for a large one, the last one built
+    /// (a vocabulary that lags one update behind), or `None` at first, while one background
+    /// thread builds the current one.
+    pub fn suggester_nonblocking(self: &Arc<Self>) -> Option<Arc<Suggester>> {
+        use std::sync::atomic::Ordering;
+        let generation = self.searcher().generation().generation_id();
+        let cached = self.suggester.lock().ok().and_then(|c| c.clone());
+        if cached
+            .as_ref()
+            .is_some_and(|s| s.generation() == generation)
+        {
+            return cached;
+        }
+        if self.num_docs() <= INLINE_SUGGESTER_DOCS {
+            return self.suggester().ok();
+        }
+        if !self.suggester_building.swap(true, Ordering::SeqCst) {
+            let me = Arc::clone(self);
+            let spawned = std::thread::Builder::new()
+                .name("suggester".into())
+                .spawn(move || {
+                    let started = std::time::Instant::now();
+                    match me.suggester() {
+                        Ok(_) => tracing::info!(
+                            docs = me.num_docs(),
+                            took_ms = started.elapsed().as_millis() as u64,
+                            "suggestion vocabulary built"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "suggestion vocabulary could not be built")
+                        }
+                    }
+                    me.suggester_building.store(false, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                self.suggester_building.store(false, Ordering::SeqCst);
+            }
+        }
+        cached
     }
 
     /// The thesaurus in use, if any.

@@ -261,12 +261,18 @@ impl Suggester {
     /// 2 (longer words), the most frequent among equally close ones; a word in at most
     /// two records gets a word one edit away that is at least a hundred times more frequent.
     pub fn correct_word(&self, word: &str) -> Option<String> {
+        self.correct_word_upto(word, RARE_DF)
+    }
+
+    /// [`Suggester::correct_word`], correcting only words in at most `max_df` records (0: only
+    /// words absent from the vocabulary).
+    fn correct_word_upto(&self, word: &str, max_df: u32) -> Option<String> {
         let len = word.chars().count();
         if len < MIN_CORRECTABLE_CHARS || !word.chars().all(|c| c.is_alphabetic()) {
             return None;
         }
         let df = self.doc_freq(word);
-        if df > RARE_DF {
+        if df > max_df.min(RARE_DF) {
             return None;
         }
         let max_dist = if df > 0 || len <= 5 { 1 } else { 2 };
@@ -347,6 +353,17 @@ impl Suggester {
     /// Operators, field tags, identifiers, prefixes (`diabet*`) and words with digits are left
     /// alone; a corrected word keeps an initial capital.
     pub fn correct_query(&self, q: &str) -> Option<String> {
+        self.correct_query_upto(q, RARE_DF)
+    }
+
+    /// [`Suggester::correct_query`] correcting only words absent from the vocabulary: for a query
+    /// that already finds plenty, where a rare but real word is more likely meant than a typo
+    /// (and the search for a commoner neighbour costs a scan of the vocabulary per word).
+    pub fn correct_unknown_words(&self, q: &str) -> Option<String> {
+        self.correct_query_upto(q, 0)
+    }
+
+    fn correct_query_upto(&self, q: &str, max_df: u32) -> Option<String> {
         let mut out = String::with_capacity(q.len());
         let mut changed = false;
         let mut analyzer = bio_unstemmed_analyzer();
@@ -358,7 +375,7 @@ impl Suggester {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             let token = &rest[..end];
             rest = &rest[end..];
-            match self.correct_token(&mut analyzer, token) {
+            match self.correct_token(&mut analyzer, token, max_df) {
                 Some(fixed) => {
                     out.push_str(&fixed);
                     changed = true;
@@ -373,6 +390,7 @@ impl Suggester {
         &self,
         analyzer: &mut tantivy::tokenizer::TextAnalyzer,
         token: &str,
+        max_df: u32,
     ) -> Option<String> {
         if matches!(token, "AND" | "OR" | "NOT") || token.contains(':') || token.ends_with('*') {
             return None;
@@ -392,7 +410,7 @@ impl Suggester {
         if norm.contains(' ') {
             return None;
         }
-        let fixed = self.correct_word(&norm)?;
+        let fixed = self.correct_word_upto(&norm, max_df)?;
         let fixed = if word.chars().next().is_some_and(|c| c.is_uppercase()) {
             let mut c = fixed.chars();
             match c.next() {
@@ -533,6 +551,13 @@ mod tests {
         check("diabet*", None);
         check("xyzzyq", None);
         check("", None);
+        // Absent words are corrected in either mode.
+        let s = index.suggester().unwrap();
+        assert_eq!(
+            s.correct_unknown_words("Diabetis in adults").as_deref(),
+            Some("Diabetes in adults")
+        );
+        assert_eq!(s.correct_unknown_words("diabetic asthma"), None);
     }
 
     #[test]
