@@ -61,6 +61,9 @@ pub struct IndexConfig {
     pub keep_generations: usize,
     /// Records per batch streamed from the store.
     pub batch: usize,
+    /// NLM MeSH descriptor XML (`desc2026.xml`, plain or gzipped): a query naming a descriptor's
+    /// term also searches its entry terms (see `indexer::mesh`). Relative to the working directory.
+    pub mesh_xml: Option<PathBuf>,
 }
 
 impl Default for IndexConfig {
@@ -69,6 +72,7 @@ impl Default for IndexConfig {
             memory_mb: 256,
             keep_generations: 3,
             batch: 2000,
+            mesh_xml: None,
         }
     }
 }

@@ -30,6 +30,8 @@ struct Inner {
     jobs: std::sync::OnceLock<crate::jobs::Jobs>,
     querylog: std::sync::OnceLock<crate::querylog::QueryLog>,
     federator: std::sync::OnceLock<Result<Arc<federation::Federator>, String>>,
+    /// The MeSH thesaurus of `[index] mesh_xml`, read once (`None` when unset or unreadable).
+    thesaurus: std::sync::OnceLock<Option<search::Thesaurus>>,
     /// Searches running at once on the blocking pool (two per core); more wait in turn.
     search_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -62,6 +64,7 @@ impl AppState {
             jobs: std::sync::OnceLock::new(),
             querylog: std::sync::OnceLock::new(),
             federator: std::sync::OnceLock::new(),
+            thesaurus: std::sync::OnceLock::new(),
             search_slots: Arc::new(tokio::sync::Semaphore::new(search_slots())),
         })))
     }
@@ -82,6 +85,28 @@ impl AppState {
         tokio::task::spawn_blocking(f)
             .await
             .map_err(ApiError::internal)
+    }
+
+    /// The MeSH thesaurus configured by `[index] mesh_xml`, read on first use. A file that
+    /// cannot be read is logged and searches run without synonyms: never a reason not to serve.
+    pub fn thesaurus(&self) -> Option<&search::Thesaurus> {
+        self.0
+            .thesaurus
+            .get_or_init(|| {
+                let path = self.0.config.index.mesh_xml.as_ref()?;
+                let started = std::time::Instant::now();
+                match indexer::mesh::load_thesaurus(path) {
+                    Ok(t) => {
+                        tracing::info!(path = %path.display(), groups = t.len(), took_ms = started.elapsed().as_millis() as u64, "MeSH thesaurus loaded");
+                        Some(t)
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "MeSH thesaurus not loaded; searching without synonyms");
+                        None
+                    }
+                }
+            })
+            .as_ref()
     }
 
     /// The record store.
@@ -160,7 +185,11 @@ impl AppState {
 
     /// Opens generation `n` and makes it the one searches use.
     pub fn load_generation(&self, n: u64) -> anyhow::Result<()> {
-        let index = SearchIndex::open(&self.0.generations.path(n), self.0.config.ranking.clone())?;
+        let mut index =
+            SearchIndex::open(&self.0.generations.path(n), self.0.config.ranking.clone())?;
+        if let Some(t) = self.thesaurus() {
+            index.set_thesaurus(Some(t.clone()));
+        }
         let docs = index.num_docs();
         if let Ok(mut live) = self.0.live.write() {
             *live = Some(Live {

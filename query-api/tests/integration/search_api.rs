@@ -441,3 +441,50 @@ async fn misspelt_searches_offer_a_correction() {
     let (_, v) = get(&app.router, "/api/v1/search?q=asthmaa&page=2").await;
     assert!(v.get("did_you_mean").is_none(), "{v}");
 }
+
+#[tokio::test]
+async fn a_configured_mesh_thesaurus_expands_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = indexer::Config::default();
+    config.server.data = dir.path().to_path_buf();
+    config.index.memory_mb = 32;
+    config.index.mesh_xml = Some(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mesh/descriptors.xml"),
+    );
+    let state = query_api::AppState::new(config).unwrap();
+    state.prepare().await.unwrap();
+    let router = query_api::app(state.clone());
+    // No starter record says "myocardial infarction"; one says "heart attack".
+    let plain = starter_app().await;
+    let (_, without) = get(&plain.router, "/api/v1/search?q=myocardial+infarction").await;
+    let (s, with) = get(&router, "/api/v1/search?q=myocardial+infarction").await;
+    assert_eq!(s, StatusCode::OK, "{with}");
+    assert!(
+        with["total"].as_u64().unwrap() > without["total"].as_u64().unwrap(),
+        "with: {} without: {}",
+        with["total"],
+        without["total"]
+    );
+    let text = with["hits"][0]["snippet"]
+        .as_str()
+        .unwrap()
+        .replace("<mark>", "")
+        .replace("</mark>", "")
+        .to_lowercase();
+    assert!(text.contains("heart attack"), "{text}");
+    // An unreadable file is logged and the server searches without synonyms.
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut config = indexer::Config::default();
+    config.server.data = dir2.path().to_path_buf();
+    config.index.memory_mb = 32;
+    config.index.mesh_xml = Some(dir2.path().join("missing.xml"));
+    let state = query_api::AppState::new(config).unwrap();
+    state.prepare().await.unwrap();
+    let (s, v) = get(
+        &query_api::app(state),
+        "/api/v1/search?q=myocardial+infarction",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["total"], without["total"]);
+}
