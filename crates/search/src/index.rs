@@ -150,7 +150,19 @@ pub struct SearchIndex {
     suggester: std::sync::Mutex<Option<Arc<Suggester>>>,
     /// A background build of the suggester is under way.
     suggester_building: std::sync::atomic::AtomicBool,
+    /// Each segment's per-document priors under `params` as of a day (see [`PriorTables`]).
+    priors: std::sync::Mutex<PriorTables>,
     path: Option<PathBuf>,
+}
+
+/// Per segment, every document's prior (evidence × recency × trust) as of `today`, so that
+/// scoring a match reads one array slot instead of three columns and a power. Built on a
+/// segment's first search of the day (about 3 ms per 100k documents), dropped for segments no
+/// longer searched and whenever the ranking parameters change.
+#[derive(Default)]
+struct PriorTables {
+    today: i64,
+    by_segment: std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
 }
 
 /// Up to this many documents the suggestion vocabulary is built inline when missing (well under
@@ -193,6 +205,7 @@ impl SearchIndex {
             thesaurus: None,
             suggester: std::sync::Mutex::new(None),
             suggester_building: std::sync::atomic::AtomicBool::new(false),
+            priors: Default::default(),
             path,
         })
     }
@@ -244,6 +257,52 @@ impl SearchIndex {
     /// Replaces the ranking parameters (evaluation sweeps).
     pub fn set_params(&mut self, params: RankingParams) {
         self.params = Arc::new(params);
+        if let Ok(mut t) = self.priors.lock() {
+            *t = PriorTables::default();
+        }
+    }
+
+    /// The prior tables of `searcher`'s segments as of `today`, building the missing ones.
+    fn prior_tables(
+        &self,
+        searcher: &Searcher,
+        today: i64,
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>> {
+        let build = |seg: &SegmentReader| -> Arc<[f32]> {
+            let scorer = PriorScorer::new(seg, &self.params, today);
+            (0..seg.max_doc())
+                .map(|doc| {
+                    let (ev, rec, trust, _) = scorer.parts(doc);
+                    ev * rec * trust
+                })
+                .collect()
+        };
+        let mut guard = match self.priors.lock() {
+            Ok(g) => g,
+            // A panic while building cannot leave a wrong table behind (tables are inserted
+            // whole), so the poisoned cache is still sound.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.today != today {
+            *guard = PriorTables {
+                today,
+                by_segment: Default::default(),
+            };
+        }
+        let live: std::collections::HashMap<_, _> = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| {
+                let table = guard
+                    .by_segment
+                    .get(&seg.segment_id())
+                    .cloned()
+                    .unwrap_or_else(|| build(seg));
+                (seg.segment_id(), table)
+            })
+            .collect();
+        guard.by_segment.clone_from(&live);
+        live
     }
 
     /// Sets or clears the thesaurus used to expand free-text queries with synonyms (MeSH entry
@@ -490,19 +549,30 @@ impl SearchIndex {
             Box::new(BooleanQuery::new(clauses))
         };
 
-        let params = Arc::clone(&self.params);
         let sort = req.sort;
         let today = days_today();
+        let tables = self.prior_tables(&searcher, today);
         let top = TopDocs::with_limit(req.limit.max(1))
             .and_offset(req.offset)
             .tweak_score(move |seg: &SegmentReader| {
-                let scorer = PriorScorer::new(seg, &params, today);
+                let prior = tables.get(&seg.segment_id()).cloned();
+                let dates = match sort {
+                    Sort::Relevance => None,
+                    Sort::Date => seg.fast_fields().i64("date").ok(),
+                };
                 move |doc, score: f32| -> f64 {
-                    let (ev, rec, trust, date) = scorer.parts(doc);
-                    let s = (score * ev * rec * trust) as f64;
-                    match sort {
-                        Sort::Relevance => s,
-                        Sort::Date => date.map(|d| d as f64).unwrap_or(-1e9) + s.min(1e6) / 1e7,
+                    let p = prior
+                        .as_ref()
+                        .and_then(|t| t.get(doc as usize))
+                        .copied()
+                        .unwrap_or(1.0);
+                    let s = (score * p) as f64;
+                    match &dates {
+                        None => s,
+                        Some(col) => {
+                            let date = col.first(doc).filter(|d| *d != i64::MIN);
+                            date.map(|d| d as f64).unwrap_or(-1e9) + s.min(1e6) / 1e7
+                        }
                     }
                 }
             });
@@ -581,7 +651,7 @@ impl SearchIndex {
                     today,
                 )
                 .parts(addr.doc_id);
-                let total = text_score * ev * rec * trust;
+                let total = text_score * (ev * rec * trust);
                 let ex = req.explain.then(|| Explanation {
                     text: text_score,
                     evidence_prior: ev,
@@ -1031,5 +1101,66 @@ mod tests {
         assert!(found.contains(&"t:1".to_string()), "{found:?}");
         index.set_thesaurus(None);
         assert_eq!(ids(&index, "heart attack"), ["t:2"]);
+    }
+
+    #[test]
+    fn prior_tables_score_as_the_explained_priors() {
+        let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        let mut b = index.builder(16 << 20).unwrap();
+        let levels = [
+            EvidenceLevel::Guideline,
+            EvidenceLevel::Rct,
+            EvidenceLevel::CaseReport,
+        ];
+        let records: Vec<Record> = (0..30)
+            .map(|i| {
+                let mut r = Record::new("t", &i.to_string(), "Sepsis fluids");
+                r.abstract_text = Some(format!("sepsis {}", "fluids ".repeat(i % 5 + 1)));
+                r.evidence_level = Some(levels[i % 3]);
+                r.published = (i % 4 != 0).then(|| model::PartialDate::year(1990 + i as i32));
+                r.retracted = i % 7 == 0;
+                r.superseded_by = (i % 11 == 0).then(|| "t:1".to_string());
+                r
+            })
+            .collect();
+        b.add(records, false).unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        let scores = |index: &SearchIndex, explain: bool| -> Vec<(String, f32)> {
+            let res = index
+                .search(&SearchRequest {
+                    q: "sepsis fluids".into(),
+                    limit: 30,
+                    explain,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(res.total, 30);
+            let mut v: Vec<(String, f32)> = res
+                .hits
+                .into_iter()
+                .map(|h| (h.record.id, h.score))
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        // The score from the table equals the explained product, record by record.
+        let ranked = scores(&index, false);
+        let explained = scores(&index, true);
+        for ((id, a), (_, b)) in ranked.iter().zip(&explained) {
+            assert!((a - b).abs() <= 1e-4 * b.abs(), "{id}: {a} vs {b}");
+        }
+        // New parameters drop the tables: a retraction weighed differently changes the score.
+        let mut index = index;
+        let before = ranked.iter().find(|(id, _)| id == "t:7").unwrap().1;
+        let mut params = RankingParams::default();
+        params.retracted_factor /= 2.0;
+        index.set_params(params);
+        let after = scores(&index, false);
+        let after7 = after.iter().find(|(id, _)| id == "t:7").unwrap().1;
+        assert!(
+            (after7 - before / 2.0).abs() <= 1e-4 * before,
+            "{before} → {after7}"
+        );
     }
 }
