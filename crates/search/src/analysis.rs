@@ -59,6 +59,9 @@ fn unstemmed_chain() -> TextAnalyzer {
 /// Words remembered per thread and per chain before the memo is emptied (about 2 MiB each).
 const MEMO_WORDS: usize = 30_000;
 
+/// Token texts a tokenizer keeps for reuse between calls (more than most abstracts hold).
+const SPARE_TEXTS: usize = 1024;
+
 /// Word as tokenised → its normalised term, `None` for a stop word.
 type Memo = foldhash::HashMap<String, Option<String>>;
 
@@ -81,46 +84,33 @@ struct Normaliser {
 }
 
 impl Normaliser {
-    /// Normalises each token in place and drops stop words, keeping the others' positions.
-    fn apply(&mut self, tokens: &mut Vec<Token>) {
-        MEMOS.with_borrow_mut(|memos| {
-            let memo = &mut memos[self.memo];
-            tokens.retain_mut(|t| normalise(&mut self.chain, memo, &mut t.text));
-        });
-    }
-}
-
-/// Normalises `word` in place through `memo`; `false` for a stop word (to be dropped).
-fn normalise(chain: &mut TextAnalyzer, memo: &mut Memo, word: &mut String) -> bool {
-    if let Some(hit) = memo.get(word.as_str()) {
-        return match hit {
-            Some(term) => {
-                if term != word {
-                    word.clear();
-                    word.push_str(term);
+    /// Normalises `word` into `out` (its buffer reused); `false` for a stop word (to be dropped).
+    fn normalise_into(&mut self, memo: &mut Memo, word: &str, out: &mut String) -> bool {
+        out.clear();
+        if let Some(hit) = memo.get(word) {
+            return match hit {
+                Some(term) => {
+                    out.push_str(term);
+                    true
                 }
-                true
-            }
-            None => false,
-        };
+                None => false,
+            };
+        }
+        let mut stream = self.chain.token_stream(word);
+        let term = stream
+            .advance()
+            .then(|| std::mem::take(&mut stream.token_mut().text));
+        drop(stream);
+        if memo.len() >= MEMO_WORDS {
+            memo.clear();
+        }
+        let keep = term.is_some();
+        if let Some(t) = &term {
+            out.push_str(t);
+        }
+        memo.insert(word.to_string(), term);
+        keep
     }
-    let mut out = None;
-    let mut stream = chain.token_stream(word);
-    if stream.advance() {
-        out = Some(std::mem::take(&mut stream.token_mut().text));
-    }
-    drop(stream);
-    if memo.len() >= MEMO_WORDS {
-        memo.clear();
-    }
-    let keep = out.is_some();
-    let key = match out {
-        Some(term) => std::mem::replace(word, term),
-        None => std::mem::take(word),
-    };
-    let stored = keep.then(|| word.clone());
-    memo.insert(key, stored);
-    keep
 }
 
 /// Builds the analyzer for author and journal names.
@@ -162,17 +152,21 @@ pub fn analyze(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> 
 pub struct BioTokenizer {
     tokens: Vec<Token>,
     normaliser: Option<Normaliser>,
+    /// Buffers kept between calls: the alphanumeric runs, and token texts to reuse, so that a
+    /// text is tokenised without an allocation per token.
+    runs: Vec<(usize, usize)>,
+    spare: Vec<String>,
 }
 
 impl BioTokenizer {
     /// A tokenizer that normalises each token with `chain` (a one-token analyser), memoised.
     fn normalising(chain: TextAnalyzer, stemmed: bool) -> Self {
         BioTokenizer {
-            tokens: Vec::new(),
             normaliser: Some(Normaliser {
                 chain,
                 memo: if stemmed { 0 } else { 1 },
             }),
+            ..Default::default()
         }
     }
 }
@@ -187,10 +181,31 @@ impl Tokenizer for BioTokenizer {
     type TokenStream<'a> = BioTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> BioTokenStream<'a> {
-        self.tokens.clear();
-        tokenize_into(text, &mut self.tokens);
-        if let Some(n) = self.normaliser.as_mut() {
-            n.apply(&mut self.tokens);
+        self.spare.extend(self.tokens.drain(..).map(|t| t.text));
+        self.spare.truncate(SPARE_TEXTS);
+        collect_runs(text, &mut self.runs);
+        match self.normaliser.as_mut() {
+            Some(n) => MEMOS.with_borrow_mut(|memos| {
+                let memo = &mut memos[n.memo];
+                emit_tokens(
+                    text,
+                    &self.runs,
+                    &mut self.spare,
+                    &mut self.tokens,
+                    |word, out| n.normalise_into(memo, word, out),
+                )
+            }),
+            None => emit_tokens(
+                text,
+                &self.runs,
+                &mut self.spare,
+                &mut self.tokens,
+                |word, out| {
+                    out.clear();
+                    out.push_str(word);
+                    true
+                },
+            ),
         }
         BioTokenStream {
             tokens: &mut self.tokens,
@@ -214,9 +229,9 @@ impl TokenStream for BioTokenStream<'_> {
     }
 }
 
-fn tokenize_into(text: &str, out: &mut Vec<Token>) {
-    // Collect the alphanumeric runs with the joiner that follows each.
-    let mut runs: Vec<(usize, usize)> = Vec::new();
+/// The alphanumeric runs of `text`, as byte ranges, into `runs`.
+fn collect_runs(text: &str, runs: &mut Vec<(usize, usize)>) {
+    runs.clear();
     let mut start: Option<usize> = None;
     for (i, c) in text.char_indices() {
         if c.is_alphanumeric() {
@@ -230,6 +245,33 @@ fn tokenize_into(text: &str, out: &mut Vec<Token>) {
     if let Some(s) = start {
         runs.push((s, text.len()));
     }
+}
+
+/// Emits the tokens of `runs` into `out`: each run, and compounds joined as [`BioTokenizer`]
+/// says. `word(raw, text)` writes a token's text into `text` and says whether to keep it; the
+/// text buffers come from `spare`, and go back there for dropped tokens.
+fn emit_tokens(
+    text: &str,
+    runs: &[(usize, usize)],
+    spare: &mut Vec<String>,
+    out: &mut Vec<Token>,
+    mut word: impl FnMut(&str, &mut String) -> bool,
+) {
+    let mut emit = |raw: &str, offset_from, offset_to, position, position_length| {
+        let mut buf = spare.pop().unwrap_or_default();
+        if word(raw, &mut buf) {
+            out.push(Token {
+                offset_from,
+                offset_to,
+                position,
+                text: buf,
+                position_length,
+            });
+        } else {
+            spare.push(buf);
+        }
+    };
+    let mut joined = String::new();
     let mut position = 0usize;
     let mut i = 0;
     while i < runs.len() {
@@ -251,23 +293,20 @@ fn tokenize_into(text: &str, out: &mut Vec<Token>) {
                 p.chars().any(|c| c.is_ascii_digit()) || p.chars().count() <= 2
             });
         if joinable {
-            let joined: String = parts.iter().map(|&(s, e)| &text[s..e]).collect();
-            out.push(Token {
-                offset_from: parts[0].0,
-                offset_to: parts[parts.len() - 1].1,
+            joined.clear();
+            for &(s, e) in parts {
+                joined.push_str(&text[s..e]);
+            }
+            emit(
+                &joined,
+                parts[0].0,
+                parts[parts.len() - 1].1,
                 position,
-                text: joined,
-                position_length: parts.len(),
-            });
+                parts.len(),
+            );
         }
         for &(s, e) in parts {
-            out.push(Token {
-                offset_from: s,
-                offset_to: e,
-                position,
-                text: text[s..e].to_string(),
-                position_length: 1,
-            });
+            emit(&text[s..e], s, e, position, 1);
             position += 1;
         }
         i = j + 1;
