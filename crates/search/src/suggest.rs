@@ -99,8 +99,8 @@ pub struct Suggester {
     docs: u64,
     /// Word → records holding it (lower-case, folded, US spelling, not stemmed).
     words: HashMap<String, u32>,
-    /// Word lists by length in characters, for the spelling scan.
-    by_len: Vec<Vec<(String, u32)>>,
+    /// The same words as an FST, searched with a Levenshtein automaton for spelling.
+    spelling: Spelling,
     /// Sorted by key.
     phrases: Vec<Phrase>,
 }
@@ -224,19 +224,12 @@ impl Suggester {
             })
             .collect();
         phrases.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
-        let mut by_len: Vec<Vec<(String, u32)>> = Vec::new();
-        for (w, df) in &words {
-            let n = w.chars().count();
-            if by_len.len() <= n {
-                by_len.resize(n + 1, Vec::new());
-            }
-            by_len[n].push((w.clone(), *df));
-        }
+        let spelling = Spelling::new(&words)?;
         Ok(Suggester {
             generation: searcher.generation().generation_id(),
             docs,
             words,
-            by_len,
+            spelling,
             phrases,
         })
     }
@@ -277,33 +270,30 @@ impl Suggester {
         }
         let max_dist = if df > 0 || len <= 5 { 1 } else { 2 };
         let target: Vec<char> = word.chars().collect();
-        let mut best: Option<(usize, u32, &str)> = None;
-        for n in len.saturating_sub(max_dist)..=len + max_dist {
-            let Some(list) = self.by_len.get(n) else {
-                continue;
-            };
-            for (cand, cdf) in list {
-                if cand == word {
-                    continue;
-                }
-                if df > 0 && *cdf < df.saturating_mul(RARE_FACTOR) {
-                    continue;
-                }
-                let Some(d) = bounded_distance(&target, cand, max_dist) else {
-                    continue;
-                };
-                let better = match best {
-                    None => true,
-                    Some((bd, bdf, bw)) => {
-                        d < bd || (d == bd && (*cdf > bdf || (*cdf == bdf && cand.as_str() < bw)))
-                    }
-                };
-                if better {
-                    best = Some((d, *cdf, cand.as_str()));
-                }
+        let mut best: Option<(usize, u32, String)> = None;
+        // The automaton yields every word within `max_dist` edits (a superset of the words
+        // within that optimal-string-alignment distance); each is measured exactly below.
+        self.spelling.within(word, max_dist, |cand, cdf| {
+            if cand == word {
+                return;
             }
-        }
-        best.map(|(_, _, w)| w.to_string())
+            if df > 0 && cdf < df.saturating_mul(RARE_FACTOR) {
+                return;
+            }
+            let Some(d) = bounded_distance(&target, cand, max_dist) else {
+                return;
+            };
+            let better = match &best {
+                None => true,
+                Some((bd, bdf, bw)) => {
+                    d < *bd || (d == *bd && (cdf > *bdf || (cdf == *bdf && cand < bw.as_str())))
+                }
+            };
+            if better {
+                best = Some((d, cdf, cand.to_string()));
+            }
+        });
+        best.map(|(_, _, w)| w)
     }
 
     /// Up to `limit` completions of `prefix`, best first: phrases whose normalised form starts
@@ -421,6 +411,80 @@ impl Suggester {
             fixed
         };
         Some(format!("{}{}{}", &token[..start], fixed, &token[end..]))
+    }
+}
+
+/// The vocabulary as an FST (word → record count), for finding the words a few edits from a
+/// misspelt one without scanning the vocabulary: a Levenshtein automaton of the word walks only
+/// the branches of the FST that can still match.
+struct Spelling(tantivy_fst::Map<Vec<u8>>);
+
+impl Spelling {
+    fn new(words: &HashMap<String, u32>) -> Result<Self, SearchError> {
+        let mut sorted: Vec<(&str, u64)> = words
+            .iter()
+            .map(|(w, df)| (w.as_str(), u64::from(*df)))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        tantivy_fst::Map::from_iter(sorted)
+            .map(Spelling)
+            .map_err(|e| SearchError::Corrupt(format!("spelling vocabulary: {e}")))
+    }
+
+    /// Calls `f(word, records)` for the words within `max_dist` edits (1 or 2) of `word`,
+    /// a transposition of neighbours counting as one.
+    fn within(&self, word: &str, max_dist: usize, mut f: impl FnMut(&str, u32)) {
+        use tantivy_fst::{IntoStreamer, Streamer};
+        static BUILDERS: [std::sync::OnceLock<levenshtein_automata::LevenshteinAutomatonBuilder>;
+            2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+        let d = max_dist.clamp(1, 2);
+        let builder = BUILDERS[d - 1]
+            .get_or_init(|| levenshtein_automata::LevenshteinAutomatonBuilder::new(d as u8, true));
+        let dfa = builder.build_dfa(word);
+        let mut stream = self.0.search(Lev(&dfa)).into_stream();
+        while let Some((key, df)) = stream.next() {
+            if let Ok(w) = std::str::from_utf8(key) {
+                f(w, u32::try_from(df).unwrap_or(u32::MAX));
+            }
+        }
+    }
+}
+
+impl Default for Spelling {
+    fn default() -> Self {
+        Spelling::new(&HashMap::new()).expect("an empty FST always builds")
+    }
+}
+
+impl std::fmt::Debug for Spelling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Spelling({} words)", self.0.len())
+    }
+}
+
+/// A Levenshtein DFA as an FST automaton.
+struct Lev<'a>(&'a levenshtein_automata::DFA);
+
+impl tantivy_fst::Automaton for Lev<'_> {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, state: &u32) -> bool {
+        matches!(
+            self.0.distance(*state),
+            levenshtein_automata::Distance::Exact(_)
+        )
+    }
+
+    fn can_match(&self, state: &u32) -> bool {
+        *state != levenshtein_automata::SINK_STATE
+    }
+
+    fn accept(&self, state: &u32, byte: u8) -> u32 {
+        self.0.transition(*state, byte)
     }
 }
 
@@ -593,5 +657,40 @@ mod tests {
         assert_eq!(d("diabetis", "diabetes"), Some(1));
         assert_eq!(d("abc", "xyz"), None);
         assert_eq!(d("asthma", "as"), None);
+    }
+
+    proptest::proptest! {
+        /// The automaton finds every vocabulary word within the distance (the set the old scan of
+        /// the whole vocabulary found), whatever the words.
+        #[test]
+        fn the_automaton_finds_every_word_the_scan_finds(
+            vocab in proptest::collection::vec("[abcdeé]{1,8}", 1..60),
+            word in "[abcdeé]{1,8}",
+            dist in 1usize..=2,
+        ) {
+            let words: HashMap<String, u32> =
+                vocab.iter().enumerate().map(|(i, w)| (w.clone(), i as u32 + 1)).collect();
+            let target: Vec<char> = word.chars().collect();
+            let mut scan: Vec<&str> = words
+                .keys()
+                .map(String::as_str)
+                .filter(|w| bounded_distance(&target, w, dist).is_some())
+                .collect();
+            scan.sort_unstable();
+            let mut found = Vec::new();
+            Spelling::new(&words).unwrap().within(&word, dist, |w, df| {
+                found.push((w.to_string(), df));
+            });
+            for (w, df) in &found {
+                proptest::prop_assert_eq!(words.get(w), Some(df));
+            }
+            let mut exact: Vec<&str> = found
+                .iter()
+                .map(|(w, _)| w.as_str())
+                .filter(|w| bounded_distance(&target, w, dist).is_some())
+                .collect();
+            exact.sort_unstable();
+            proptest::prop_assert_eq!(exact, scan);
+        }
     }
 }
