@@ -178,6 +178,20 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
+/// Identifies the commit a searcher reads: its segments and their deletions. Unlike tantivy's
+/// searcher generation, which counts reloads (the reader reloads once just after opening, when
+/// its file watcher first reads meta.json), it changes only when the content does, so caches
+/// built from one commit survive a reload of the same commit.
+pub(crate) fn commit_key(searcher: &Searcher) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    for seg in searcher.segment_readers() {
+        seg.segment_id().hash(&mut h);
+        seg.num_deleted_docs().hash(&mut h);
+    }
+    h.finish()
+}
+
 fn days_today() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -320,7 +334,7 @@ impl SearchIndex {
     /// shared. Building reads every record, so call this on a blocking thread after a reload to
     /// have it ready.
     pub fn suggester(&self) -> Result<Arc<Suggester>, SearchError> {
-        let generation = self.searcher().generation().generation_id();
+        let generation = commit_key(&self.searcher());
         if let Ok(cached) = self.suggester.lock() {
             if let Some(s) = cached.as_ref().filter(|s| s.generation() == generation) {
                 return Ok(Arc::clone(s));
@@ -339,7 +353,7 @@ impl SearchIndex {
     /// thread builds the current one.
     pub fn suggester_nonblocking(self: &Arc<Self>) -> Option<Arc<Suggester>> {
         use std::sync::atomic::Ordering;
-        let generation = self.searcher().generation().generation_id();
+        let generation = commit_key(&self.searcher());
         let cached = self.suggester.lock().ok().and_then(|c| c.clone());
         if cached
             .as_ref()

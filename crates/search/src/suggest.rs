@@ -226,7 +226,7 @@ impl Suggester {
         phrases.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
         let spelling = Spelling::new(&words)?;
         Ok(Suggester {
-            generation: searcher.generation().generation_id(),
+            generation: crate::index::commit_key(&searcher),
             docs,
             words,
             spelling,
@@ -234,7 +234,8 @@ impl Suggester {
         })
     }
 
-    /// The index commit this vocabulary was built from.
+    /// A key of the index commit this vocabulary was built from: its segments and deletions,
+    /// so that reloading the same commit keeps the vocabulary.
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -596,6 +597,27 @@ mod tests {
         b.finish().unwrap();
         index.reload().unwrap();
         index
+    }
+
+    #[test]
+    fn a_reload_of_the_same_commit_keeps_the_vocabulary() {
+        let index = index();
+        let first = index.suggester().unwrap();
+        // tantivy's reader reloads once just after opening; nothing changed, so no rebuild.
+        index.reload().unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &index.suggester().unwrap()));
+        // A commit that changes the content does rebuild it.
+        let mut b = index.builder(16 << 20).unwrap();
+        b.add(
+            vec![model::Record::new("t", "new", "Bronchiolitis in infants")],
+            false,
+        )
+        .unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        let second = index.suggester().unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&first, &second));
+        assert!(second.doc_freq("bronchiolitis") > 0);
     }
 
     #[test]
