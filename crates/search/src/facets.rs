@@ -48,6 +48,9 @@ pub struct FacetCollector;
 
 /// Per-segment state of a [`FacetCollector`].
 pub struct FacetSegment {
+    /// The packed facet values ([`crate::schema::facet_key`]); absent in indexes built before
+    /// it, which count from the four columns below instead.
+    packed: Option<Column<u64>>,
     evidence: Column<u64>,
     audience: Column<u64>,
     open_access: Column<u64>,
@@ -88,46 +91,71 @@ impl FacetSegment {
             }
         };
         let c = &mut self.counts;
-        column(
-            &self.evidence,
-            Box::new(|e| {
-                if let Some(slot) = c.evidence.get_mut(e as usize) {
-                    *slot += 1;
-                }
-            }),
-        );
-        column(
-            &self.audience,
-            Box::new(|a| {
-                if let Some(slot) = c.audience.get_mut(a as usize) {
-                    *slot += 1;
-                }
-            }),
-        );
-        column(
-            &self.open_access,
-            Box::new(|o| {
-                if let Some(slot) = c.open_access.get_mut(o as usize) {
-                    *slot += 1;
-                }
-            }),
-        );
         let years = &mut self.years;
-        column(
-            &self.year,
-            Box::new(|y| match years.get_mut(y as usize) {
-                Some(slot) => *slot += 1,
-                None => *c.year.entry(y).or_default() += 1,
-            }),
-        );
-        if let Some(src) = &self.source {
-            for &doc in docs {
-                for ord in src.term_ords(doc) {
-                    if let Some(slot) = self.source_ords.get_mut(ord as usize) {
+        if let Some(packed) = &self.packed {
+            column(
+                packed,
+                Box::new(|key| {
+                    let (e, a, o, y) = crate::schema::unpack_facet_key(key);
+                    if let Some(slot) = c.evidence.get_mut(e as usize) {
                         *slot += 1;
                     }
-                }
-            }
+                    if let Some(slot) = c.audience.get_mut(a as usize) {
+                        *slot += 1;
+                    }
+                    if let Some(slot) = c.open_access.get_mut(o as usize) {
+                        *slot += 1;
+                    }
+                    match years.get_mut(y as usize) {
+                        Some(slot) => *slot += 1,
+                        None => *c.year.entry(y).or_default() += 1,
+                    }
+                }),
+            );
+        } else {
+            column(
+                &self.evidence,
+                Box::new(|e| {
+                    if let Some(slot) = c.evidence.get_mut(e as usize) {
+                        *slot += 1;
+                    }
+                }),
+            );
+            column(
+                &self.audience,
+                Box::new(|a| {
+                    if let Some(slot) = c.audience.get_mut(a as usize) {
+                        *slot += 1;
+                    }
+                }),
+            );
+            column(
+                &self.open_access,
+                Box::new(|o| {
+                    if let Some(slot) = c.open_access.get_mut(o as usize) {
+                        *slot += 1;
+                    }
+                }),
+            );
+            column(
+                &self.year,
+                Box::new(|y| match years.get_mut(y as usize) {
+                    Some(slot) => *slot += 1,
+                    None => *c.year.entry(y).or_default() += 1,
+                }),
+            );
+        }
+        if let Some(src) = &self.source {
+            // One source per record: the first ordinal, read in a batch like the other columns.
+            let ords = &mut self.source_ords;
+            column(
+                src.ords(),
+                Box::new(|o| {
+                    if let Some(slot) = ords.get_mut(o as usize) {
+                        *slot += 1;
+                    }
+                }),
+            );
         }
         self.pending.clear();
     }
@@ -146,6 +174,7 @@ impl Collector for FacetCollector {
         let source = ff.str("source")?;
         let n_sources = source.as_ref().map(|s| s.num_terms()).unwrap_or(0);
         Ok(FacetSegment {
+            packed: ff.u64("facet_key").ok(),
             evidence: ff.u64("evidence")?,
             audience: ff.u64("audience")?,
             open_access: ff.u64("open_access")?,
@@ -259,6 +288,7 @@ impl SegmentCollector for FacetSegment {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use std::collections::BTreeMap;
 
     use model::{EvidenceLevel, PartialDate, Record};
@@ -329,5 +359,39 @@ mod tests {
         assert_eq!(got(&facets.open_access), oa);
         assert_eq!(got(&facets.evidence_level), ev);
         assert_eq!(got(&facets.audience).values().sum::<u64>(), 700);
+        // Indexes built before the packed column count from the four columns: the same counts.
+        let (packed, columns) = index
+            .searcher()
+            .search(&tantivy::query::AllQuery, &(FacetCollector, FromColumns))
+            .unwrap();
+        assert_eq!(packed, facets);
+        assert_eq!(columns, facets);
+    }
+
+    /// A [`FacetCollector`] that ignores the packed column, as with an index built before it.
+    struct FromColumns;
+
+    impl Collector for FromColumns {
+        type Fruit = Facets;
+        type Child = FacetSegment;
+
+        fn for_segment(
+            &self,
+            ord: SegmentOrdinal,
+            reader: &SegmentReader,
+        ) -> tantivy::Result<FacetSegment> {
+            let mut seg = FacetCollector.for_segment(ord, reader)?;
+            assert!(seg.packed.is_some());
+            seg.packed = None;
+            Ok(seg)
+        }
+
+        fn requires_scoring(&self) -> bool {
+            false
+        }
+
+        fn merge_fruits(&self, fruits: Vec<Counts>) -> tantivy::Result<Facets> {
+            FacetCollector.merge_fruits(fruits)
+        }
     }
 }
