@@ -427,6 +427,10 @@ impl Spelling {
             .map(|(w, df)| (w.as_str(), u64::from(*df)))
             .collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // Made once per process, here rather than on the first misspelt query (the vocabulary
+        // is built off the request path).
+        automaton_builder(1);
+        automaton_builder(2);
         tantivy_fst::Map::from_iter(sorted)
             .map(Spelling)
             .map_err(|e| SearchError::Corrupt(format!("spelling vocabulary: {e}")))
@@ -436,12 +440,7 @@ impl Spelling {
     /// a transposition of neighbours counting as one.
     fn within(&self, word: &str, max_dist: usize, mut f: impl FnMut(&str, u32)) {
         use tantivy_fst::{IntoStreamer, Streamer};
-        static BUILDERS: [std::sync::OnceLock<levenshtein_automata::LevenshteinAutomatonBuilder>;
-            2] = [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
-        let d = max_dist.clamp(1, 2);
-        let builder = BUILDERS[d - 1]
-            .get_or_init(|| levenshtein_automata::LevenshteinAutomatonBuilder::new(d as u8, true));
-        let dfa = builder.build_dfa(word);
+        let dfa = automaton_builder(max_dist).build_dfa(word);
         let mut stream = self.0.search(Lev(&dfa)).into_stream();
         while let Some((key, df)) = stream.next() {
             if let Ok(w) = std::str::from_utf8(key) {
@@ -461,6 +460,17 @@ impl std::fmt::Debug for Spelling {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Spelling({} words)", self.0.len())
     }
+}
+
+/// The builder of Levenshtein automata for `max_dist` edits (1 or 2; transpositions cost one).
+fn automaton_builder(
+    max_dist: usize,
+) -> &'static levenshtein_automata::LevenshteinAutomatonBuilder {
+    static BUILDERS: [std::sync::OnceLock<levenshtein_automata::LevenshteinAutomatonBuilder>; 2] =
+        [std::sync::OnceLock::new(), std::sync::OnceLock::new()];
+    let d = max_dist.clamp(1, 2);
+    BUILDERS[d - 1]
+        .get_or_init(|| levenshtein_automata::LevenshteinAutomatonBuilder::new(d as u8, true))
 }
 
 /// A Levenshtein DFA as an FST automaton.
