@@ -12,7 +12,6 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, SegmentReader,
     TantivyDocument, Term,
@@ -22,6 +21,7 @@ use crate::analysis::Thesaurus;
 use crate::facets::{FacetCollector, Facets};
 use crate::query::{compile_with, Interpreted};
 use crate::schema::{audience_ord, build_schema, evidence_ord, to_document, Fields};
+use crate::snippet::Highlighter;
 use crate::suggest::Suggester;
 use crate::{RankingParams, SearchError};
 
@@ -626,20 +626,15 @@ impl SearchIndex {
             (t, c, None)
         };
 
-        let snippet_gen = |field| -> Option<SnippetGenerator> {
+        let highlighter = |field, max_bytes| -> Option<Highlighter> {
             let q = text_query.as_ref()?;
-            SnippetGenerator::create(&searcher, &**q, field).ok()
+            Highlighter::new(&searcher, &**q, field, max_bytes)
         };
-        let (title_gen, abstract_gen) = if req.highlight {
-            let t = snippet_gen(self.fields.title).map(|mut g| {
-                g.set_max_num_chars(2000);
-                g
-            });
-            let a = snippet_gen(self.fields.abstract_text).map(|mut g| {
-                g.set_max_num_chars(280);
-                g
-            });
-            (t, a)
+        let (mut title_hl, mut abstract_hl) = if req.highlight {
+            (
+                highlighter(self.fields.title, 2000),
+                highlighter(self.fields.abstract_text, 280),
+            )
         } else {
             (None, None)
         };
@@ -653,39 +648,21 @@ impl SearchIndex {
         for (tweaked, addr) in top_docs.into_iter().take(req.limit) {
             let (record, reading_grade) =
                 self.load_with(&searcher, addr, grades[addr.segment_ord as usize].as_ref())?;
-            let title_html = match &title_gen {
-                Some(g) => {
-                    let mut s = g.snippet(&record.title);
-                    s.set_snippet_prefix_postfix("<mark>", "</mark>");
-                    // The fragment runs from the first to the last token, so leading and
-                    // trailing punctuation ("(2024 update)") is put back around it.
-                    match record.title.find(s.fragment()) {
-                        Some(start) if !s.highlighted().is_empty() && !s.fragment().is_empty() => {
-                            let end = start + s.fragment().len();
-                            format!(
-                                "{}{}{}",
-                                escape_html(&record.title[..start]),
-                                s.to_html(),
-                                escape_html(&record.title[end..])
-                            )
-                        }
-                        _ => escape_html(&record.title),
-                    }
-                }
+            // The title's fragment runs from its first to its last marked token's fragment, so
+            // what lies outside it ("(2024 update)") is put back around it.
+            let title_html = match title_hl.as_mut().and_then(|h| h.fragment(&record.title)) {
+                Some(f) => format!(
+                    "{}{}{}",
+                    escape_html(&record.title[..f.start]),
+                    f.to_html(),
+                    escape_html(&record.title[f.start + f.text.len()..])
+                ),
                 None => escape_html(&record.title),
             };
             let abs = record.abstract_text.as_deref().unwrap_or("");
-            let snippet_html = match &abstract_gen {
-                Some(g) if !abs.is_empty() => {
-                    let mut s = g.snippet(abs);
-                    s.set_snippet_prefix_postfix("<mark>", "</mark>");
-                    if s.fragment().is_empty() {
-                        lead(abs, 280)
-                    } else {
-                        s.to_html()
-                    }
-                }
-                _ => lead(abs, 280),
+            let snippet_html = match abstract_hl.as_mut().and_then(|h| h.fragment(abs)) {
+                Some(f) => f.to_html(),
+                None => lead(abs, 280),
             };
             let (score, explain) = if req.explain || req.sort == Sort::Date {
                 let text = match &rank_query {

@@ -27,6 +27,7 @@ pub mod query;
 pub mod ranking;
 pub mod readability;
 pub mod schema;
+mod snippet;
 pub mod suggest;
 
 pub use analysis::Thesaurus;
