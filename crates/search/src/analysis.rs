@@ -62,8 +62,11 @@ const MEMO_WORDS: usize = 30_000;
 /// Token texts a tokenizer keeps for reuse between calls (more than most abstracts hold).
 const SPARE_TEXTS: usize = 1024;
 
-/// Word as tokenised → its normalised term, `None` for a stop word.
-type Memo = foldhash::HashMap<String, Option<String>>;
+/// Word as tokenised → its normalised term, `None` for a stop word. Both are kept inline (up to
+/// 24 bytes, nearly every word) so a look-up reads the table alone, not two more heap blocks:
+/// snippets look up every word of ten abstracts per search, and the table is larger than a
+/// core's cache.
+type Memo = foldhash::HashMap<compact_str::CompactString, Option<compact_str::CompactString>>;
 
 thread_local! {
     /// The memos of this thread: `[stemmed, unstemmed]`. Per thread, not per analyser: tantivy
@@ -99,7 +102,7 @@ impl Normaliser {
         let mut stream = self.chain.token_stream(word);
         let term = stream
             .advance()
-            .then(|| std::mem::take(&mut stream.token_mut().text));
+            .then(|| compact_str::CompactString::from(stream.token().text.as_str()));
         drop(stream);
         if memo.len() >= MEMO_WORDS {
             memo.clear();
@@ -108,7 +111,7 @@ impl Normaliser {
         if let Some(t) = &term {
             out.push_str(t);
         }
-        memo.insert(word.to_string(), term);
+        memo.insert(compact_str::CompactString::from(word), term);
         keep
     }
 }
