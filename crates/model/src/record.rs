@@ -150,10 +150,14 @@ impl Record {
     /// Normalises identifiers and whitespace and fills the evidence level when it is unknown.
     pub fn normalise(&mut self) {
         self.identifiers.normalise();
-        self.title = collapse_ws(&self.title);
+        if !is_collapsed(&self.title) {
+            self.title = collapse_ws(&self.title);
+        }
         if let Some(a) = &self.abstract_text {
-            let a = collapse_ws(a);
-            self.abstract_text = (!a.is_empty()).then_some(a);
+            if a.is_empty() || !is_collapsed(a) {
+                let a = collapse_ws(a);
+                self.abstract_text = (!a.is_empty()).then_some(a);
+            }
         }
         if self
             .publication_types
@@ -198,8 +202,44 @@ fn collapse_ws(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether [`collapse_ws`] would return `s` unchanged, decided on bytes for ASCII text (most
+/// records are already tidy, and the build normalises every one): no whitespace but single
+/// spaces between words.
+fn is_collapsed(s: &str) -> bool {
+    if !s.is_ascii() {
+        return false;
+    }
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    for &c in b {
+        if c == b' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+        } else if c.is_ascii_whitespace() || c == 0x0B {
+            return false;
+        } else {
+            prev_space = false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        #[test]
+        fn collapsed_means_collapse_changes_nothing(s in "([a-z]{0,4}|[ \t\n\r\x0B\x0C]|\u{a0}|\u{2009}|é){0,10}") {
+            if super::is_collapsed(&s) {
+                proptest::prop_assert_eq!(super::collapse_ws(&s), s);
+            }
+        }
+    }
+
     use super::*;
 
     #[test]
