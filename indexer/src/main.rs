@@ -11,6 +11,11 @@ use indexer::{BuildOptions, Config, Progress};
 use search::Generations;
 use store::Store;
 
+/// mimalloc, as `query-api` uses: indexing threads allocate many small token and posting
+/// buffers, where glibc's malloc costs more.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Harvest, import and index evidence for the evidence search engine.
 #[derive(Debug, Parser)]
 #[command(version, about)]

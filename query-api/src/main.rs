@@ -6,6 +6,12 @@ use clap::Parser;
 use indexer::Config;
 use query_api::AppState;
 
+/// mimalloc rather than the system allocator: a search allocates and frees many small buffers
+/// on threads of the blocking pool, where glibc's malloc spent about a tenth of the server's CPU
+/// (benches/RESULTS.md, "Latest").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Evidence search server.
 #[derive(Debug, Parser)]
 #[command(version, about)]

@@ -28,6 +28,11 @@ use benches::vocab::{Vocab, VocabSource};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+/// mimalloc, as the shipped binaries (`query-api`, `indexer`) use, so the builds and searches
+/// measured here run on the allocator they run on in production.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEED: u64 = 2026;
 
 fn main() {
