@@ -159,6 +159,9 @@ pub struct BioTokenizer {
     /// text is tokenised without an allocation per token.
     runs: Vec<(usize, usize)>,
     spare: Vec<String>,
+    /// When set, words the filter rules out are not normalised: their tokens keep their
+    /// offsets and positions but carry an empty text (see [`WordFilter`]).
+    only: Option<WordFilter>,
 }
 
 impl BioTokenizer {
@@ -190,12 +193,20 @@ impl Tokenizer for BioTokenizer {
         match self.normaliser.as_mut() {
             Some(n) => MEMOS.with_borrow_mut(|memos| {
                 let memo = &mut memos[n.memo];
+                let only = self.only.as_ref();
                 emit_tokens(
                     text,
                     &self.runs,
                     &mut self.spare,
                     &mut self.tokens,
-                    |word, out| n.normalise_into(memo, word, out),
+                    |word, out| match only.map(|f| f.classify(word)) {
+                        None | Some(Skim::Normalise) => n.normalise_into(memo, word, out),
+                        Some(Skim::Skip) => {
+                            out.clear();
+                            true
+                        }
+                        Some(Skim::Stop) => false,
+                    },
                 )
             }),
             None => emit_tokens(
@@ -314,6 +325,116 @@ fn emit_tokens(
         }
         i = j + 1;
     }
+}
+
+/// The English stop words of the `bio` chain (tantivy's list for `Language::English`, Lucene's);
+/// a test holds this copy to the chain.
+const STOP_WORDS: &[&str] = &[
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
+];
+
+/// Which words a tokenizer must normalise when only some terms matter (a snippet looks for the
+/// query's terms in ten abstracts per search; normalising every word was a tenth of a served
+/// search). A word is skipped only when it can neither normalise to one of the terms nor be
+/// dropped as a stop word, so the skipped words' tokens are exactly the ones the full chain
+/// would emit, with an empty text instead of a term that matches nothing.
+///
+/// Why a first letter decides: the chain keeps a word's first character (lower-cased), except
+/// that UK spellings starting "ae"/"oe" fold to "e" (aetiology, oedema, oestrogen); stemming
+/// only rewrites endings. Words with a non-ASCII character always go through the chain.
+#[derive(Clone, Debug)]
+pub(crate) struct WordFilter {
+    /// Lower-case ASCII first characters of words that may normalise to one of the terms.
+    first: [bool; 128],
+    /// Whether the chain drops stop words (`bio` does, `bio_unstemmed` does not).
+    stops: bool,
+}
+
+impl WordFilter {
+    /// A filter for words that may normalise to one of `terms` (normalised terms).
+    pub(crate) fn for_terms<'a>(terms: impl IntoIterator<Item = &'a str>) -> WordFilter {
+        let mut first = [false; 128];
+        for t in terms {
+            match t.as_bytes().first() {
+                Some(&c) if c.is_ascii() => {
+                    first[c.to_ascii_lowercase() as usize] = true;
+                    if c.eq_ignore_ascii_case(&b'e') {
+                        first[b'a' as usize] = true;
+                        first[b'o' as usize] = true;
+                    }
+                }
+                // Only words starting with a non-ASCII character can give such a term, and
+                // those always go through the chain.
+                _ => {}
+            }
+        }
+        WordFilter { first, stops: true }
+    }
+
+    /// What to do with `word` (a token's text before normalisation): normalise it (it may
+    /// become one of the terms, or the rules below cannot tell), drop it (a stop word), or keep
+    /// its token with an empty text (it can become none of the terms).
+    pub(crate) fn classify(&self, word: &str) -> Skim {
+        let b = word.as_bytes();
+        let Some(&c) = b.first() else {
+            return Skim::Normalise;
+        };
+        if !word.is_ascii() {
+            return Skim::Normalise;
+        }
+        let c = c.to_ascii_lowercase();
+        if self.first[c as usize] {
+            return Skim::Normalise;
+        }
+        if !self.stops || b.len() > 10 || !STOP_WORDS.iter().any(|w| w.as_bytes()[0] == c) {
+            return Skim::Skip;
+        }
+        // Stop words are at most five letters. "ae" → "e" shortens a word by one letter per
+        // "ae", so a longer word holding "ae" could still fold to one: the chain decides. No
+        // other spelling rule turns a word into a stop word, so for the rest a stop word is
+        // one of the list in any case.
+        if b.windows(2).any(|p| p.eq_ignore_ascii_case(b"ae")) {
+            return Skim::Normalise;
+        }
+        if b.len() <= 5
+            && STOP_WORDS
+                .iter()
+                .any(|w| w.as_bytes().eq_ignore_ascii_case(b))
+        {
+            Skim::Stop
+        } else {
+            Skim::Skip
+        }
+    }
+}
+
+/// See [`WordFilter::classify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skim {
+    Normalise,
+    Stop,
+    Skip,
+}
+
+/// A `bio` or `bio_unstemmed` tokenizer (by analyser name) that normalises only the words
+/// `filter` lets through; `None` for other analysers.
+pub(crate) fn filtered_bio_tokenizer(name: &str, filter: WordFilter) -> Option<BioTokenizer> {
+    static PROTOTYPES: std::sync::OnceLock<[BioTokenizer; 2]> = std::sync::OnceLock::new();
+    let [stemmed, unstemmed] = PROTOTYPES.get_or_init(|| {
+        [
+            BioTokenizer::normalising(stemmed_chain(), true),
+            BioTokenizer::normalising(unstemmed_chain(), false),
+        ]
+    });
+    let (mut t, stops) = match name {
+        BIO => (stemmed.clone(), true),
+        BIO_UNSTEMMED => (unstemmed.clone(), false),
+        _ => return None,
+    };
+    t.only = Some(WordFilter { stops, ..filter });
+    Some(t)
 }
 
 /// Rewrites British spellings to American ones, so that both match each other: anaemia → anemia,
@@ -725,6 +846,121 @@ mod tests {
             assert_eq!(analyze(&mut memo.clone(), text), expected);
         }
         assert!(!terms("the of and").iter().any(|t| t == "the"));
+    }
+
+    /// Every token of `text`: offsets, position and text.
+    fn tokens(t: &mut impl Tokenizer, text: &str) -> Vec<(usize, usize, usize, String)> {
+        let mut out = Vec::new();
+        let mut stream = t.token_stream(text);
+        while stream.advance() {
+            let k = stream.token();
+            out.push((k.offset_from, k.offset_to, k.position, k.text.clone()));
+        }
+        out
+    }
+
+    /// The filtered tokenizer for `terms` emits exactly the full analyser's tokens (offsets and
+    /// positions), with the same text wherever that text is one of `terms`, and otherwise the
+    /// same text or an empty one.
+    fn check_filter(text: &str, terms: &[String]) {
+        for (name, mut full) in [
+            (BIO, bio_analyzer()),
+            (BIO_UNSTEMMED, bio_unstemmed_analyzer()),
+        ] {
+            let filter = WordFilter::for_terms(terms.iter().map(String::as_str));
+            let mut filtered = filtered_bio_tokenizer(name, filter).expect("a bio analyser");
+            let expected = {
+                let mut out = Vec::new();
+                let mut stream = full.token_stream(text);
+                while stream.advance() {
+                    let k = stream.token();
+                    out.push((k.offset_from, k.offset_to, k.position, k.text.clone()));
+                }
+                out
+            };
+            let got = tokens(&mut filtered, text);
+            assert_eq!(got.len(), expected.len(), "{name}: {text:?} {terms:?}");
+            for (g, e) in got.iter().zip(&expected) {
+                assert_eq!((g.0, g.1, g.2), (e.0, e.1, e.2), "{name}: {text:?}");
+                if terms.contains(&e.3) {
+                    assert_eq!(g.3, e.3, "{name}: {text:?} {terms:?}");
+                } else {
+                    assert!(g.3 == e.3 || g.3.is_empty(), "{name}: {g:?} {e:?}");
+                }
+            }
+        }
+    }
+
+    /// On real text (the starter corpus and the MeSH fixture), for groups of the terms each
+    /// text holds, the filtered tokenizer finds every occurrence and keeps every token.
+    #[test]
+    fn word_filter_keeps_every_token_and_every_match_on_real_text() {
+        let starter = include_str!("../../../fixtures/starter/records.jsonl");
+        let mesh = include_str!("../../../fixtures/mesh/descriptors.xml");
+        let mut texts: Vec<String> = starter
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                format!(
+                    "{} {}",
+                    v["title"].as_str().unwrap_or(""),
+                    v["abstract"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        texts.push(mesh.to_string());
+        assert!(texts.len() > 300, "starter corpus: {}", texts.len());
+        let mut skipped = 0usize;
+        let mut all = 0usize;
+        for text in &texts {
+            let mut distinct = terms(text);
+            distinct.sort();
+            distinct.dedup();
+            for group in distinct.chunks(4) {
+                check_filter(text, group);
+                let filter = WordFilter::for_terms(group.iter().map(String::as_str));
+                let mut runs = Vec::new();
+                collect_runs(text, &mut runs);
+                all += runs.len();
+                skipped += runs
+                    .iter()
+                    .filter(|&&(a, b)| filter.classify(&text[a..b]) != Skim::Normalise)
+                    .count();
+            }
+        }
+        // The point of the filter: most words are never normalised.
+        assert!(skipped * 2 > all, "skipped {skipped} of {all}");
+    }
+
+    proptest::proptest! {
+        /// Texts built from words that test each rule (UK spellings that change the first
+        /// letter, stop words in any case, words that fold to stop words, accents, compounds).
+        #[test]
+        fn word_filter_keeps_every_token_and_every_match(
+            words in proptest::collection::vec(0usize..44, 1..24),
+            seps in proptest::collection::vec(0usize..5, 24),
+            picks in proptest::collection::vec(0usize..64, 0..4),
+        ) {
+            const WORDS: [&str; 44] = [
+                "Aetiology", "aetiology", "OEDEMA", "oestrogen", "Oesophagus", "thaen", "THE",
+                "The", "then", "Ærø", "café", "naïve", "thé", "i", "s", "a", "1", "COVID", "19",
+                "IL", "6", "skies", "dying", "yes", "y", "ageing", "grey", "sulphate", "centre",
+                "e", "ae", "AN", "Into", "x", "ray", "b12", "haemorrhage", "anaemia", "Tumour",
+                "thaeaese", "waes", "Ischaemic", "thaeir", "THAESE",
+            ];
+            const SEPS: [&str; 5] = [" ", "-", "/", ", ", " the "];
+            let mut text = String::new();
+            for (i, &w) in words.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(SEPS[seps[i] % SEPS.len()]);
+                }
+                text.push_str(WORDS[w]);
+            }
+            let mut pool = terms(&text);
+            pool.extend(["e", "etiolog", "the", "then", "edema", "estrogen", "a", "6"].map(String::from));
+            let chosen: Vec<String> = picks.iter().map(|&i| pool[i % pool.len()].clone()).collect();
+            check_filter(&text, &chosen);
+        }
     }
 
     #[test]

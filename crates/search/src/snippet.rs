@@ -10,16 +10,26 @@
 use std::ops::Range;
 
 use tantivy::query::Query;
-use tantivy::schema::Field;
-use tantivy::tokenizer::TextAnalyzer;
+use tantivy::schema::{Field, FieldType};
+use tantivy::tokenizer::{TextAnalyzer, TokenStream, Tokenizer};
 use tantivy::Searcher;
+
+use crate::analysis::{filtered_bio_tokenizer, BioTokenizer, WordFilter};
 
 /// Finds snippets in one field's texts for one query.
 pub(crate) struct Highlighter {
-    analyzer: TextAnalyzer,
+    analyzer: Analyser,
     /// Query term → its weight in a fragment's score.
     terms: foldhash::HashMap<String, f32>,
     max_bytes: usize,
+}
+
+/// The field's analyser: for the `bio` analysers, one that normalises only the words that can
+/// become a query term or be dropped as a stop word (the same tokens, found with a fraction of
+/// the work; see [`WordFilter`]).
+enum Analyser {
+    Bio(Box<BioTokenizer>),
+    Other(TextAnalyzer),
 }
 
 /// A fragment of a text with the ranges to mark (relative to the fragment).
@@ -59,7 +69,17 @@ impl Highlighter {
         if terms.is_empty() {
             return None;
         }
-        let analyzer = searcher.index().tokenizer_for_field(field).ok()?;
+        let name = match searcher.schema().get_field_entry(field).field_type() {
+            FieldType::Str(options) => options
+                .get_indexing_options()
+                .map(|o| o.tokenizer().to_string()),
+            _ => None,
+        };
+        let filter = WordFilter::for_terms(terms.keys().map(String::as_str));
+        let analyzer = match name.and_then(|n| filtered_bio_tokenizer(&n, filter)) {
+            Some(bio) => Analyser::Bio(Box::new(bio)),
+            None => Analyser::Other(searcher.index().tokenizer_for_field(field).ok()?),
+        };
         Some(Highlighter {
             analyzer,
             terms,
@@ -69,45 +89,61 @@ impl Highlighter {
 
     /// The best fragment of `text`, or `None` when no query term occurs in it.
     pub fn fragment<'t>(&mut self, text: &'t str) -> Option<Fragment<'t>> {
-        // (score, start, stop, marks) of the best fragment so far and of the current one.
-        let mut best: Option<(f32, usize, usize, Vec<Range<usize>>)> = None;
-        let (mut score, mut start, mut stop, mut marks) = (0.0f32, 0usize, 0usize, Vec::new());
-        let mut close = |score: f32, start: usize, stop: usize, marks: &mut Vec<Range<usize>>| {
-            let better = match &best {
-                None => true,
-                Some((s, b_start, b_stop, _)) => {
-                    score > *s || (score == *s && (start, stop) < (*b_start, *b_stop))
-                }
-            };
-            if score > 0.0 && better {
-                best = Some((score, start, stop, std::mem::take(marks)));
-            } else {
-                marks.clear();
+        match &mut self.analyzer {
+            Analyser::Bio(t) => {
+                best_fragment(t.token_stream(text), text, &self.terms, self.max_bytes)
             }
-        };
-        let mut stream = self.analyzer.token_stream(text);
-        while stream.advance() {
-            let token = stream.token();
-            if token.offset_to.saturating_sub(start) > self.max_bytes {
-                close(score, start, stop, &mut marks);
-                score = 0.0;
-                start = token.offset_from;
-            }
-            stop = token.offset_to;
-            if let Some(weight) = self.terms.get(token.text.as_str()) {
-                score += weight;
-                marks.push(token.offset_from..token.offset_to);
+            Analyser::Other(a) => {
+                best_fragment(a.token_stream(text), text, &self.terms, self.max_bytes)
             }
         }
-        close(score, start, stop, &mut marks);
-        let (_, start, stop, marks) = best?;
-        let text = text.get(start..stop)?;
-        let marks = marks
-            .into_iter()
-            .map(|r| r.start - start..r.end - start)
-            .collect();
-        Some(Fragment { start, text, marks })
     }
+}
+
+/// The best fragment of `text` (tokenised into `stream`) for `terms`.
+fn best_fragment<'t>(
+    mut stream: impl TokenStream,
+    text: &'t str,
+    terms: &foldhash::HashMap<String, f32>,
+    max_bytes: usize,
+) -> Option<Fragment<'t>> {
+    // (score, start, stop, marks) of the best fragment so far and of the current one.
+    let mut best: Option<(f32, usize, usize, Vec<Range<usize>>)> = None;
+    let (mut score, mut start, mut stop, mut marks) = (0.0f32, 0usize, 0usize, Vec::new());
+    let mut close = |score: f32, start: usize, stop: usize, marks: &mut Vec<Range<usize>>| {
+        let better = match &best {
+            None => true,
+            Some((s, b_start, b_stop, _)) => {
+                score > *s || (score == *s && (start, stop) < (*b_start, *b_stop))
+            }
+        };
+        if score > 0.0 && better {
+            best = Some((score, start, stop, std::mem::take(marks)));
+        } else {
+            marks.clear();
+        }
+    };
+    while stream.advance() {
+        let token = stream.token();
+        if token.offset_to.saturating_sub(start) > max_bytes {
+            close(score, start, stop, &mut marks);
+            score = 0.0;
+            start = token.offset_from;
+        }
+        stop = token.offset_to;
+        if let Some(weight) = terms.get(token.text.as_str()) {
+            score += weight;
+            marks.push(token.offset_from..token.offset_to);
+        }
+    }
+    close(score, start, stop, &mut marks);
+    let (_, start, stop, marks) = best?;
+    let text = text.get(start..stop)?;
+    let marks = marks
+        .into_iter()
+        .map(|r| r.start - start..r.end - start)
+        .collect();
+    Some(Fragment { start, text, marks })
 }
 
 impl Fragment<'_> {
@@ -164,6 +200,8 @@ mod tests {
              Screening for anaemia at twelve months, iron supplements, dietary advice, \
              follow-up of anaemia in primary care, and referral when anaemia persists.",
             "Nothing relevant here at all, only words about weather & <tags>.",
+            "Aetiology of oedema: oestrogen, the thaeir ageing grey matter; i-s café naïve \
+             patients, AETIOLOGY and Oedema again, then the end.",
             "Heart failure with reduced ejection fraction: SGLT2 inhibitors lower heart \
              failure admissions; randomised trials of heart failure therapies in older adults \
              with heart failure and diabetes; heart failure nurses.",
@@ -190,6 +228,9 @@ mod tests {
             "heart failure",
             "\"heart failure\" diabetes",
             "weather",
+            "etiology edema",
+            "estrogen aging gray",
+            "naive cafe patients",
             "absentword",
         ] {
             let compiled = crate::query::compile_with(q, index.fields(), index.params(), None);
