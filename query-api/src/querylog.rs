@@ -43,10 +43,11 @@ impl QueryLog {
                 }
                 let s = Arc::clone(&store);
                 let res = tokio::task::spawn_blocking(move || {
-                    for e in batch {
-                        s.log_query(&e.q, &e.filters, e.total, e.took_ms)?;
-                    }
-                    Ok::<(), store::StoreError>(())
+                    let entries: Vec<_> = batch
+                        .iter()
+                        .map(|e| (e.q.as_str(), &e.filters, e.total, e.took_ms))
+                        .collect();
+                    s.log_queries(&entries)
                 })
                 .await;
                 if let Ok(Err(e)) = res {

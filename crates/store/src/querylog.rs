@@ -113,6 +113,18 @@ impl Store {
         self.insert_query(&timestamp::now(), q, filters, total_hits, took_ms)
     }
 
+    /// Logs several searches in one transaction, as [`Store::log_query`] logs one: the server
+    /// writes its query log in batches, and a transaction per search cost more than the insert.
+    pub fn log_queries(&self, entries: &[(&str, &serde_json::Value, u64, u64)]) -> Result<()> {
+        let at = timestamp::now();
+        self.write(|tx| {
+            for &(q, filters, total_hits, took_ms) in entries {
+                insert_query(tx, &at, q, filters, total_hits, took_ms)?;
+            }
+            Ok(())
+        })
+    }
+
     fn insert_query(
         &self,
         at: &str,
@@ -121,16 +133,7 @@ impl Store {
         total_hits: u64,
         took_ms: u64,
     ) -> Result<()> {
-        let q = normalise_query(q);
-        let filters = filters.to_string();
-        self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO query_log (at, q, filters, total_hits, took_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute((at, &q, &filters, to_i64(total_hits), to_i64(took_ms)))?;
-            Ok(())
-        })
+        self.write(|tx| insert_query(tx, at, q, filters, total_hits, took_ms))
     }
 
     /// Logs that a result of query `q` was opened.
@@ -196,6 +199,24 @@ impl Store {
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
+}
+
+fn insert_query(
+    tx: &rusqlite::Transaction<'_>,
+    at: &str,
+    q: &str,
+    filters: &serde_json::Value,
+    total_hits: u64,
+    took_ms: u64,
+) -> Result<()> {
+    let q = normalise_query(q);
+    let filters = filters.to_string();
+    tx.prepare_cached(
+        "INSERT INTO query_log (at, q, filters, total_hits, took_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute((at, &q, &filters, to_i64(total_hits), to_i64(took_ms)))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -544,6 +544,39 @@ mod harvests {
 mod querylog {
     use super::*;
 
+    /// A batch logged in one transaction counts as the same searches logged one by one.
+    #[test]
+    fn a_batch_logs_what_single_calls_log() {
+        let one = Store::open_in_memory().unwrap();
+        let batch = Store::open_in_memory().unwrap();
+        let f = json!({"level": ["guideline"]});
+        let none = json!({});
+        let entries: Vec<(&str, &serde_json::Value, u64, u64)> = vec![
+            ("Asthma", &f, 12, 30),
+            ("asthma ", &f, 12, 31),
+            ("copd", &none, 0, 5),
+            ("Sepsis 0161 496 0000", &none, 3, 2),
+        ];
+        for &(q, fl, n, ms) in &entries {
+            one.log_query(q, fl, n, ms).unwrap();
+        }
+        batch.log_queries(&entries).unwrap();
+        batch.log_queries(&[]).unwrap();
+        let since = "2000-01-01";
+        assert_eq!(
+            batch.top_queries(since, 10).unwrap(),
+            one.top_queries(since, 10).unwrap()
+        );
+        assert_eq!(
+            batch.top_queries(since, 1).unwrap(),
+            vec![("asthma".to_string(), 2)]
+        );
+        assert_eq!(
+            batch.zero_result_queries(since, 10).unwrap(),
+            vec![("copd".to_string(), 1)]
+        );
+    }
+
     #[test]
     fn top_and_zero_result_queries() {
         let s = Store::open_in_memory().unwrap();
