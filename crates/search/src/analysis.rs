@@ -246,6 +246,30 @@ impl TokenStream for BioTokenStream<'_> {
 /// The alphanumeric runs of `text`, as byte ranges, into `runs`.
 fn collect_runs(text: &str, runs: &mut Vec<(usize, usize)>) {
     runs.clear();
+    if text.is_ascii() {
+        // Nearly every text: bytes, without decoding characters or Unicode tables.
+        let bytes = text.as_bytes();
+        let mut start: Option<usize> = None;
+        for (i, b) in bytes.iter().enumerate() {
+            if b.is_ascii_alphanumeric() {
+                if start.is_none() {
+                    start = Some(i);
+                }
+            } else if let Some(s) = start.take() {
+                runs.push((s, i));
+            }
+        }
+        if let Some(s) = start {
+            runs.push((s, bytes.len()));
+        }
+        return;
+    }
+    collect_runs_of_chars(text, runs);
+}
+
+/// [`collect_runs`] for any text, character by character.
+fn collect_runs_of_chars(text: &str, runs: &mut Vec<(usize, usize)>) {
+    runs.clear();
     let mut start: Option<usize> = None;
     for (i, c) in text.char_indices() {
         if c.is_alphanumeric() {
@@ -933,6 +957,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn ascii_runs_are_the_character_runs(text in "[ -~\t\n]{0,80}") {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            collect_runs(&text, &mut a);
+            collect_runs_of_chars(&text, &mut b);
+            proptest::prop_assert_eq!(a, b);
+        }
+
         /// Texts built from words that test each rule (UK spellings that change the first
         /// letter, stop words in any case, words that fold to stop words, accents, compounds).
         #[test]
