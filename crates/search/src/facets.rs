@@ -62,7 +62,7 @@ pub struct FacetSegment {
     pending: Vec<DocId>,
     /// Scratch for one column's values of a block.
     values: Vec<Option<u64>>,
-    /// Count per year below [`YEAR_SLOTS`]; later years go to `counts.year` directly.
+    /// Count per year in the table (see [`year_slot`]); other years go to `counts.year`.
     years: Vec<u64>,
     counts: Counts,
 }
@@ -70,8 +70,18 @@ pub struct FacetSegment {
 /// Documents counted per batch.
 const BLOCK: usize = 128;
 
-/// Years counted in a flat table (0..YEAR_SLOTS); any larger value goes to a map.
-const YEAR_SLOTS: usize = 2200;
+/// Years from `YEAR_BASE` counted in a flat table of `YEAR_SLOTS`; any other value goes to a
+/// map. The table is zeroed for every segment of every faceted search, so it covers the years
+/// records have rather than every value from 0 (2,200 slots were 2.5% of a served search).
+const YEAR_BASE: u64 = 1800;
+const YEAR_SLOTS: usize = 320;
+
+/// The table slot of year `y`, if it has one.
+fn year_slot(y: u64) -> Option<usize> {
+    y.checked_sub(YEAR_BASE)
+        .map(|d| d as usize)
+        .filter(|&d| d < YEAR_SLOTS)
+}
 
 impl FacetSegment {
     /// Counts the pending documents.
@@ -106,7 +116,7 @@ impl FacetSegment {
                     if let Some(slot) = c.open_access.get_mut(o as usize) {
                         *slot += 1;
                     }
-                    match years.get_mut(y as usize) {
+                    match year_slot(y).and_then(|i| years.get_mut(i)) {
                         Some(slot) => *slot += 1,
                         None => *c.year.entry(y).or_default() += 1,
                     }
@@ -139,7 +149,7 @@ impl FacetSegment {
             );
             column(
                 &self.year,
-                Box::new(|y| match years.get_mut(y as usize) {
+                Box::new(|y| match year_slot(y).and_then(|i| years.get_mut(i)) {
                     Some(slot) => *slot += 1,
                     None => *c.year.entry(y).or_default() += 1,
                 }),
@@ -269,9 +279,9 @@ impl SegmentCollector for FacetSegment {
 
     fn harvest(mut self) -> Counts {
         self.flush();
-        for (y, count) in self.years.iter().enumerate() {
+        for (i, count) in self.years.iter().enumerate() {
             if *count > 0 {
-                *self.counts.year.entry(y as u64).or_default() += count;
+                *self.counts.year.entry(YEAR_BASE + i as u64).or_default() += count;
             }
         }
         if let Some(src) = &self.source {
@@ -310,7 +320,13 @@ mod tests {
                 let source = ["pubmed", "europepmc", "nice"][i % 3];
                 let mut r = Record::new(source, &i.to_string(), &format!("Asthma study {i}"));
                 r.evidence_level = Some(levels[i % levels.len()]);
-                r.published = (i % 7 != 0).then(|| PartialDate::year(1990 + (i % 35) as i32));
+                // Years inside the table and on both sides of it.
+                r.published = (i % 7 != 0).then(|| match i % 11 {
+                    0 => PartialDate::year(1750 + (i % 3) as i32),
+                    1 => PartialDate::year(1799 + (i % 2) as i32),
+                    2 => PartialDate::year(2119 + (i % 2) as i32),
+                    _ => PartialDate::year(1990 + (i % 35) as i32),
+                });
                 r.open_access = match i % 5 {
                     0 => None,
                     1 | 2 => Some(true),
