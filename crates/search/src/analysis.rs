@@ -34,17 +34,15 @@ pub fn bio_unstemmed_analyzer() -> TextAnalyzer {
 /// The per-word chain of `bio`: lower-case → ASCII folding → UK → US spelling → English stop
 /// words → Snowball English stemmer, over one whole token.
 fn stemmed_chain() -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(RawTokenizer::default())
+    TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .filter(SpellingFilter);
-    match StopWordFilter::new(Language::English) {
-        Some(stop) => builder
-            .filter(stop)
-            .filter(Stemmer::new(Language::English))
-            .build(),
-        None => builder.filter(Stemmer::new(Language::English)).build(),
-    }
+        .filter(SpellingFilter)
+        .filter(StopWordFilter::remove(
+            STOP_WORDS.iter().map(|w| w.to_string()),
+        ))
+        .filter(Stemmer::new(Language::English))
+        .build()
 }
 
 /// The per-word chain of `bio_unstemmed`: lower-case → ASCII folding → UK → US spelling.
@@ -243,36 +241,34 @@ impl TokenStream for BioTokenStream<'_> {
     }
 }
 
-/// The alphanumeric runs of `text`, as byte ranges, into `runs`.
+/// The alphanumeric runs of `text`, as byte ranges, into `runs`. ASCII text (nearly all) is
+/// walked as bytes, without decoding characters or Unicode tables.
 fn collect_runs(text: &str, runs: &mut Vec<(usize, usize)>) {
-    runs.clear();
     if text.is_ascii() {
-        // Nearly every text: bytes, without decoding characters or Unicode tables.
-        let bytes = text.as_bytes();
-        let mut start: Option<usize> = None;
-        for (i, b) in bytes.iter().enumerate() {
-            if b.is_ascii_alphanumeric() {
-                if start.is_none() {
-                    start = Some(i);
-                }
-            } else if let Some(s) = start.take() {
-                runs.push((s, i));
-            }
-        }
-        if let Some(s) = start {
-            runs.push((s, bytes.len()));
-        }
-        return;
+        push_runs(
+            text.bytes().map(|b| b.is_ascii_alphanumeric()).enumerate(),
+            text.len(),
+            runs,
+        );
+    } else {
+        push_runs(
+            text.char_indices().map(|(i, c)| (i, c.is_alphanumeric())),
+            text.len(),
+            runs,
+        );
     }
-    collect_runs_of_chars(text, runs);
 }
 
-/// [`collect_runs`] for any text, character by character.
-fn collect_runs_of_chars(text: &str, runs: &mut Vec<(usize, usize)>) {
+/// The runs of `true` in `(offset, alphanumeric)` pairs of a text `len` bytes long, into `runs`.
+fn push_runs(
+    chars: impl Iterator<Item = (usize, bool)>,
+    len: usize,
+    runs: &mut Vec<(usize, usize)>,
+) {
     runs.clear();
     let mut start: Option<usize> = None;
-    for (i, c) in text.char_indices() {
-        if c.is_alphanumeric() {
+    for (i, alnum) in chars {
+        if alnum {
             if start.is_none() {
                 start = Some(i);
             }
@@ -281,7 +277,7 @@ fn collect_runs_of_chars(text: &str, runs: &mut Vec<(usize, usize)>) {
         }
     }
     if let Some(s) = start {
-        runs.push((s, text.len()));
+        runs.push((s, len));
     }
 }
 
@@ -351,8 +347,8 @@ fn emit_tokens(
     }
 }
 
-/// The English stop words of the `bio` chain (tantivy's list for `Language::English`, Lucene's);
-/// a test holds this copy to the chain.
+/// The English stop words of the `bio` chain: Lucene's list, the one tantivy gives for
+/// `Language::English`. The chain and [`WordFilter`] both read it from here.
 const STOP_WORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
@@ -374,6 +370,8 @@ pub(crate) struct WordFilter {
     first: [bool; 128],
     /// Whether the chain drops stop words (`bio` does, `bio_unstemmed` does not).
     stops: bool,
+    /// Lower-case ASCII first characters of the stop words.
+    stop_first: [bool; 128],
 }
 
 impl WordFilter {
@@ -394,7 +392,17 @@ impl WordFilter {
                 _ => {}
             }
         }
-        WordFilter { first, stops: true }
+        let mut stop_first = [false; 128];
+        for w in STOP_WORDS {
+            if let Some(&c) = w.as_bytes().first() {
+                stop_first[c as usize] = true;
+            }
+        }
+        WordFilter {
+            first,
+            stops: true,
+            stop_first,
+        }
     }
 
     /// What to do with `word` (a token's text before normalisation): normalise it (it may
@@ -412,7 +420,7 @@ impl WordFilter {
         if self.first[c as usize] {
             return Skim::Normalise;
         }
-        if !self.stops || b.len() > 10 || !STOP_WORDS.iter().any(|w| w.as_bytes()[0] == c) {
+        if !self.stops || b.len() > 10 || !self.stop_first[c as usize] {
             return Skim::Skip;
         }
         // Stop words are at most five letters. "ae" → "e" shortens a word by one letter per
@@ -961,7 +969,7 @@ mod tests {
         fn ascii_runs_are_the_character_runs(text in "[ -~\t\n]{0,80}") {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             collect_runs(&text, &mut a);
-            collect_runs_of_chars(&text, &mut b);
+            push_runs(text.char_indices().map(|(i, c)| (i, c.is_alphanumeric())), text.len(), &mut b);
             proptest::prop_assert_eq!(a, b);
         }
 

@@ -76,6 +76,21 @@ const BLOCK: usize = 128;
 const YEAR_BASE: u64 = 1800;
 const YEAR_SLOTS: usize = 320;
 
+/// Counts value `v` in `slots`; values without a slot (not a known ordinal) are not counted.
+fn bump(slots: &mut [u64], v: u64) {
+    if let Some(slot) = slots.get_mut(v as usize) {
+        *slot += 1;
+    }
+}
+
+/// Counts year `y`: in the table when it has a slot there, else in `others`.
+fn count_year(table: &mut [u64], others: &mut BTreeMap<u64, u64>, y: u64) {
+    match year_slot(y).and_then(|i| table.get_mut(i)) {
+        Some(slot) => *slot += 1,
+        None => *others.entry(y).or_default() += 1,
+    }
+}
+
 /// The table slot of year `y`, if it has one.
 fn year_slot(y: u64) -> Option<usize> {
     y.checked_sub(YEAR_BASE)
@@ -107,53 +122,17 @@ impl FacetSegment {
                 packed,
                 Box::new(|key| {
                     let (e, a, o, y) = crate::schema::unpack_facet_key(key);
-                    if let Some(slot) = c.evidence.get_mut(e as usize) {
-                        *slot += 1;
-                    }
-                    if let Some(slot) = c.audience.get_mut(a as usize) {
-                        *slot += 1;
-                    }
-                    if let Some(slot) = c.open_access.get_mut(o as usize) {
-                        *slot += 1;
-                    }
-                    match year_slot(y).and_then(|i| years.get_mut(i)) {
-                        Some(slot) => *slot += 1,
-                        None => *c.year.entry(y).or_default() += 1,
-                    }
+                    bump(&mut c.evidence, e);
+                    bump(&mut c.audience, a);
+                    bump(&mut c.open_access, o);
+                    count_year(years, &mut c.year, y);
                 }),
             );
         } else {
-            column(
-                &self.evidence,
-                Box::new(|e| {
-                    if let Some(slot) = c.evidence.get_mut(e as usize) {
-                        *slot += 1;
-                    }
-                }),
-            );
-            column(
-                &self.audience,
-                Box::new(|a| {
-                    if let Some(slot) = c.audience.get_mut(a as usize) {
-                        *slot += 1;
-                    }
-                }),
-            );
-            column(
-                &self.open_access,
-                Box::new(|o| {
-                    if let Some(slot) = c.open_access.get_mut(o as usize) {
-                        *slot += 1;
-                    }
-                }),
-            );
-            column(
-                &self.year,
-                Box::new(|y| match year_slot(y).and_then(|i| years.get_mut(i)) {
-                    Some(slot) => *slot += 1,
-                    None => *c.year.entry(y).or_default() += 1,
-                }),
-            );
+            column(&self.evidence, Box::new(|e| bump(&mut c.evidence, e)));
+            column(&self.audience, Box::new(|a| bump(&mut c.audience, a)));
+            column(&self.open_access, Box::new(|o| bump(&mut c.open_access, o)));
+            column(&self.year, Box::new(|y| count_year(years, &mut c.year, y)));
         }
         if let Some(src) = &self.source {
             // One source per record: the first ordinal, read in a batch like the other columns.

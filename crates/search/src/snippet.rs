@@ -69,14 +69,13 @@ impl Highlighter {
         if terms.is_empty() {
             return None;
         }
-        let name = match searcher.schema().get_field_entry(field).field_type() {
-            FieldType::Str(options) => options
-                .get_indexing_options()
-                .map(|o| o.tokenizer().to_string()),
+        let schema = searcher.schema();
+        let name = match schema.get_field_entry(field).field_type() {
+            FieldType::Str(options) => options.get_indexing_options().map(|o| o.tokenizer()),
             _ => None,
         };
         let filter = WordFilter::for_terms(terms.keys().map(String::as_str));
-        let analyzer = match name.and_then(|n| filtered_bio_tokenizer(&n, filter)) {
+        let analyzer = match name.and_then(|n| filtered_bio_tokenizer(n, filter)) {
             Some(bio) => Analyser::Bio(Box::new(bio)),
             None => Analyser::Other(searcher.index().tokenizer_for_field(field).ok()?),
         };

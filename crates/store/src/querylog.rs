@@ -110,7 +110,7 @@ impl Store {
         total_hits: u64,
         took_ms: u64,
     ) -> Result<()> {
-        self.insert_query(&timestamp::now(), q, filters, total_hits, took_ms)
+        self.log_queries(&[(q, filters, total_hits, took_ms)])
     }
 
     /// Logs several searches in one transaction, as [`Store::log_query`] logs one: the server
@@ -123,17 +123,6 @@ impl Store {
             }
             Ok(())
         })
-    }
-
-    fn insert_query(
-        &self,
-        at: &str,
-        q: &str,
-        filters: &serde_json::Value,
-        total_hits: u64,
-        took_ms: u64,
-    ) -> Result<()> {
-        self.write(|tx| insert_query(tx, at, q, filters, total_hits, took_ms))
     }
 
     /// Logs that a result of query `q` was opened.
@@ -267,11 +256,11 @@ mod tests {
     fn aggregation_respects_since() {
         let s = Store::open_in_memory().unwrap();
         let f = json!({});
-        s.insert_query("2025-01-01T00:00:00.000Z", "old", &f, 0, 1)
+        s.write(|tx| insert_query(tx, "2025-01-01T00:00:00.000Z", "old", &f, 0, 1))
             .unwrap();
-        s.insert_query("2026-01-02T00:00:00.000Z", "new", &f, 0, 1)
+        s.write(|tx| insert_query(tx, "2026-01-02T00:00:00.000Z", "new", &f, 0, 1))
             .unwrap();
-        s.insert_query("2026-01-02T00:00:00.000Z", "New ", &f, 3, 1)
+        s.write(|tx| insert_query(tx, "2026-01-02T00:00:00.000Z", "New ", &f, 3, 1))
             .unwrap();
         assert_eq!(
             s.top_queries("2026-01-01", 10).unwrap(),
