@@ -7,7 +7,7 @@
 //! (raw tantivy, SQLite FTS5, PostgreSQL when `--pg` is given) on the same documents and queries.
 //! It writes `summary.json` and `results.json` to `--out` and appends a section to `--results`.
 //!
-//! `compare build --data DIR --docs N --seed S` is the child: it streams generated records into
+//! `compare build --data DIR --docs N --seed S\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]` is the child: it streams generated records into
 //! `indexer::build_generation` and prints a JSON report with its own peak RSS.
 
 use std::collections::BTreeMap;
@@ -187,12 +187,34 @@ fn cmd_profile(args: &[String]) -> Result<()> {
     if queries.is_empty() {
         bail!("no queries of shape {shape}");
     }
+    // `--data DIR` opens the live generation of a data folder made by `compare build` (one build
+    // serves many profiles); otherwise the records are built into a temporary folder.
     let dir = tempfile::tempdir()?;
-    let (index, secs) =
-        benches::engines::build_evidence_index(Some(dir.path()), gen.records(0..docs), 256 << 20)?;
-    log(format!(
-        "built {docs} in {secs:.1}s; running {shape} for {seconds}s"
-    ));
+    let index = match flag(args, "--data") {
+        Some(data) => {
+            let gens = search::Generations::open(&PathBuf::from(data).join("index"))?;
+            let live = gens
+                .live()?
+                .context("the data folder has no live generation")?;
+            let index =
+                search::SearchIndex::open(&gens.path(live), search::RankingParams::default())?;
+            log(format!(
+                "opened generation {live}; running {shape} for {seconds}s"
+            ));
+            index
+        }
+        None => {
+            let (index, secs) = benches::engines::build_evidence_index(
+                Some(dir.path()),
+                gen.records(0..docs),
+                256 << 20,
+            )?;
+            log(format!(
+                "built {docs} in {secs:.1}s; running {shape} for {seconds}s"
+            ));
+            index
+        }
+    };
     let mut e = Evidence {
         index,
         highlight: served,

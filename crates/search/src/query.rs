@@ -794,7 +794,11 @@ impl<'a> QueryBuilder<'a> {
                 }
                 other => {
                     if let Some(q) = self.build(other) {
-                        clauses.push((occur, q));
+                        if occur == Occur::Should && min_should <= 1 {
+                            push_should_flat(&mut clauses, q);
+                        } else {
+                            clauses.push((occur, q));
+                        }
                     }
                 }
             }
@@ -984,6 +988,26 @@ fn weight_query(q: Box<dyn Query>, weight: f32) -> Box<dyn Query> {
         q
     } else {
         Box::new(BoostQuery::new(q, weight))
+    }
+}
+
+/// Adds `q` to a union, splicing in the clauses of a nested pure union (a word's per-field
+/// queries) instead of nesting it. The score is the same sum, but tantivy runs one flat union of
+/// term scorers (statically dispatched, one buffer) where a union of unions made every term
+/// scorer a virtual call and buffered each document twice: about a fifth of a 2-4 word search at
+/// 1M records. Only pure unions (every clause `Should`, at most one required) are spliced, so the
+/// set of matches cannot change.
+fn push_should_flat(clauses: &mut Vec<(Occur, Box<dyn Query>)>, q: Box<dyn Query>) {
+    match q.downcast_ref::<BooleanQuery>() {
+        Some(b)
+            if b.get_minimum_number_should_match() <= 1
+                && b.clauses().iter().all(|(o, _)| *o == Occur::Should) =>
+        {
+            for (_, c) in b.clauses() {
+                push_should_flat(clauses, c.box_clone());
+            }
+        }
+        _ => clauses.push((Occur::Should, q)),
     }
 }
 
