@@ -612,6 +612,10 @@ pub struct QueryBuilder<'a> {
     name: TextAnalyzer,
     expansions: BTreeSet<Expansion>,
     thesaurus: Option<&'a Thesaurus>,
+    /// Keep the top-level proximity bonus apart (in `deferred`) instead of adding it to the
+    /// query, for a search that applies it to its best-ranked records only.
+    defer_proximity: bool,
+    deferred: Option<Box<dyn Query>>,
 }
 
 struct Tok2 {
@@ -645,6 +649,8 @@ impl<'a> QueryBuilder<'a> {
             name: name_analyzer(),
             expansions: BTreeSet::new(),
             thesaurus: None,
+            defer_proximity: false,
+            deferred: None,
         }
     }
 
@@ -762,15 +768,19 @@ impl<'a> QueryBuilder<'a> {
             Node::And(items) => self.build_bool(items, Occur::Must, 0, Vec::new()),
             Node::Or(items) => self.build_bool(items, Occur::Should, 0, Vec::new()),
             Node::Implicit(items) => {
+                // Only the outermost group's bonus is deferred: this branch takes the flag
+                // before its children are built.
+                let defer = std::mem::take(&mut self.defer_proximity);
                 let positives = items.iter().filter(|n| !matches!(n, Node::Not(_))).count();
                 let msm = self.params.min_should_match(positives);
                 let extra: Vec<Box<dyn Query>> = self.synonyms(items).into_iter().collect();
                 let mut q = self.build_bool(items, Occur::Should, msm, extra)?;
                 if let Some(bonus) = self.proximity(items) {
-                    q = Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, q),
-                        (Occur::Should, bonus),
-                    ]));
+                    if defer {
+                        self.deferred = Some(bonus);
+                    } else {
+                        q = with_bonus(q, bonus);
+                    }
                 }
                 Some(q)
             }
@@ -1011,6 +1021,14 @@ fn push_should_flat(clauses: &mut Vec<(Occur, Box<dyn Query>)>, q: Box<dyn Query
     }
 }
 
+/// `q` scored with an optional `bonus`: the matches of `q`, with the bonus added where it matches.
+pub fn with_bonus(q: Box<dyn Query>, bonus: Box<dyn Query>) -> Box<dyn Query> {
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, q),
+        (Occur::Should, bonus),
+    ]))
+}
+
 fn combine(mut clauses: Vec<(Occur, Box<dyn Query>)>) -> Option<Box<dyn Query>> {
     match clauses.len() {
         0 => None,
@@ -1153,13 +1171,22 @@ pub fn compile(
     params: &RankingParams,
 ) -> (Option<Box<dyn Query>>, Interpreted) {
     let c = compile_with(q, fields, params, None);
-    (c.query, c.interpreted)
+    let query = match (c.query, c.proximity) {
+        (Some(q), Some(bonus)) => Some(with_bonus(q, bonus)),
+        (q, _) => q,
+    };
+    (query, c.interpreted)
 }
 
 /// A compiled query with what the search path needs to know about it.
 pub struct Compiled {
     /// The tantivy query, `None` when the query matches everything.
     pub query: Option<Box<dyn Query>>,
+    /// The proximity bonus of a top-level group of words, kept apart from `query`: it changes
+    /// no match, only the order, so the search adds it to its best-ranked records alone
+    /// (`SearchIndex::search`) rather than testing word positions in every match.
+    /// [`with_bonus`] joins the two into the full scoring query.
+    pub proximity: Option<Box<dyn Query>>,
     /// How the query was understood.
     pub interpreted: Interpreted,
     /// The analysed words of a plain free-text query (juxtaposed words with no operator, tag,
@@ -1177,7 +1204,9 @@ pub fn compile_with(
 ) -> Compiled {
     let (node, warnings) = parse(q);
     let mut builder = QueryBuilder::new(fields, params).with_thesaurus(thesaurus);
+    builder.defer_proximity = true;
     let query = builder.build(&node);
+    let proximity = builder.deferred.take();
     let query = match query {
         Some(q) => Some(q),
         None if node != Node::All => Some(Box::new(EmptyQuery) as Box<dyn Query>),
@@ -1207,6 +1236,7 @@ pub fn compile_with(
     };
     Compiled {
         query,
+        proximity,
         interpreted,
         plain_terms,
     }
