@@ -28,7 +28,11 @@ fn bench(c: &mut Criterion) {
                     Ok(d) => d,
                     Err(e) => panic!("no temporary directory: {e}"),
                 };
-                let built = build_evidence_index(Some(dir.path()), recs, 256 << 20);
+                let built = build_evidence_index(
+                    Some(dir.path()),
+                    recs,
+                    indexer::config::default_memory_mb() << 20,
+                );
                 black_box(built.map(|(i, _)| i.num_docs()).unwrap_or(0))
             },
             BatchSize::PerIteration,

@@ -25,14 +25,17 @@ fn bench(c: &mut Criterion) {
             }
         };
         eprintln!("building a {label} document index for the search benches...");
-        let (index, secs) =
-            match build_evidence_index(Some(dir.path()), gen.records(0..n as u64), 256 << 20) {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("skipping {label}: build failed: {e:#}");
-                    continue;
-                }
-            };
+        let (index, secs) = match build_evidence_index(
+            Some(dir.path()),
+            gen.records(0..n as u64),
+            indexer::config::default_memory_mb() << 20,
+        ) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("skipping {label}: build failed: {e:#}");
+                continue;
+            }
+        };
         eprintln!("built in {secs:.1}s ({:.0} records/s)", n as f64 / secs);
 
         // The comparison task: top 10, facets only for the faceted shape, no snippets.

@@ -218,7 +218,8 @@ impl TantivyRaw {
         };
         std::fs::create_dir_all(dir)?;
         let index = Index::create_in_dir(dir, sb.build())?;
-        let mut w = index.writer_with_num_threads(2, 256 << 20)?;
+        // The same writer budget as this engine's builds, so both end with as many segments.
+        let mut w = index.writer_with_num_threads(2, indexer::config::default_memory_mb() << 20)?;
         for d in docs {
             let mut doc = TantivyDocument::default();
             doc.add_text(id, &d.id);

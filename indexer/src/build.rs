@@ -22,7 +22,7 @@ pub struct BuildOptions {
 impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
-            memory_bytes: 256 << 20,
+            memory_bytes: crate::config::default_memory_mb() << 20,
             keep_generations: 3,
         }
     }

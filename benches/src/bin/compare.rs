@@ -81,6 +81,9 @@ struct BuildOut {
     generate_only_records_per_s: f64,
     vm_hwm_mib: f64,
     vocab: String,
+    /// The writer's memory budget (`--memory-mb`, by default the engine's own default).
+    #[serde(default)]
+    memory_mb: usize,
 }
 
 fn cmd_build(args: &[String]) -> Result<()> {
@@ -93,7 +96,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
         .unwrap_or(SEED);
     let memory_mb: usize = flag(args, "--memory-mb")
         .and_then(|s| s.parse().ok())
-        .unwrap_or(256);
+        .unwrap_or_else(indexer::config::default_memory_mb);
     let vocab = Vocab::load_default();
     let vocab_name = match vocab.source {
         VocabSource::Mesh => "mesh",
@@ -139,6 +142,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
         generate_only_records_per_s: generate_rate,
         vm_hwm_mib: proc_status_kib(None, "VmHWM").map(mib).unwrap_or(0.0),
         vocab: vocab_name.into(),
+        memory_mb,
     };
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
@@ -207,7 +211,7 @@ fn cmd_profile(args: &[String]) -> Result<()> {
             let (index, secs) = benches::engines::build_evidence_index(
                 Some(dir.path()),
                 gen.records(0..docs),
-                256 << 20,
+                indexer::config::default_memory_mb() << 20,
             )?;
             log(format!(
                 "built {docs} in {secs:.1}s; running {shape} for {seconds}s"
@@ -1229,8 +1233,8 @@ fn markdown(m: MdInput) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "- Full build (`indexer::build_generation`, 256 MiB writer budget) of {} records: {:.1} s, **{:.0} records/s** including generating the records on the fly (generation alone: {:.0} records/s).",
-        m.build.documents, m.build.seconds, m.build.records_per_s, m.build.generate_only_records_per_s
+        "- Full build (`indexer::build_generation`, {} MiB writer budget) of {} records: {:.1} s, **{:.0} records/s** including generating the records on the fly (generation alone: {:.0} records/s).",
+        m.build.memory_mb, m.build.documents, m.build.seconds, m.build.records_per_s, m.build.generate_only_records_per_s
     );
     let _ = writeln!(
         s,
