@@ -69,6 +69,9 @@ enum Command {
     },
     /// Make the previous index generation live again.
     Rollback,
+    /// Merge the live generation's segments into one, so that searches visit one segment (a
+    /// running server picks it up on its next reload; it rebuilds its suggestion vocabulary).
+    Compact,
     /// Counts of records by source and evidence level, and the live generation.
     Stats {
         /// Print one JSON object.
@@ -339,6 +342,23 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 }
                 None => bail!("no earlier complete generation to roll back to"),
             }
+        }
+        Command::Compact => {
+            let gens = Generations::open(&config.index_dir())?;
+            let live = gens
+                .live()?
+                .context("no index generation is live yet; run `indexer build`")?;
+            let index = search::SearchIndex::open(&gens.path(live), config.ranking.clone())?;
+            let started = std::time::Instant::now();
+            let before = index.compact().with_context(|| {
+                format!("cannot compact generation {live} (a build or update may be writing to it; try again when it finishes)")
+            })?;
+            println!(
+                "generation {live}: {before} segment(s) merged into {} in {:.1} s ({} documents)",
+                index.segments(),
+                started.elapsed().as_secs_f64(),
+                index.num_docs()
+            );
         }
         Command::Stats { json } => {
             let store = open_store(&config)?;
