@@ -130,6 +130,10 @@ fn best_fragment<'t>(
             start = token.offset_from;
         }
         stop = token.offset_to;
+        // Words that can be no term come out with an empty text: no look-up for them.
+        if token.text.is_empty() {
+            continue;
+        }
         if let Some(weight) = terms.get(token.text.as_str()) {
             score += weight;
             marks.push(token.offset_from..token.offset_to);
