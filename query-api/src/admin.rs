@@ -59,7 +59,7 @@ async fn auth(State(state): State<AppState>, req: Request, next: Next) -> Respon
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobBody {
-    /// `harvest` or `reindex`.
+    /// `harvest`, `reindex` or `compact`.
     kind: String,
     /// Sources to harvest; all configured when absent.
     #[serde(default)]
@@ -69,9 +69,9 @@ pub struct JobBody {
     full: Option<bool>,
 }
 
-/// Start a harvest or reindex job.
+/// Start a harvest, reindex or compact job.
 #[utoipa::path(post, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
-    request_body(content = Object, description = "{\"kind\": \"harvest\" | \"reindex\", \"sources\": [names]?, \"full\": bool?}"),
+    request_body(content = Object, description = "{\"kind\": \"harvest\" | \"reindex\" | \"compact\", \"sources\": [names]?, \"full\": bool?}; compact merges the live index into one segment"),
     responses(
         (status = 202, description = "Queued; poll the job's url", body = Object),
         (status = 400, description = "Malformed body, unknown kind or source", body = crate::error::ErrorBody),
@@ -92,10 +92,13 @@ pub async fn create_job(
     let kind = match body.kind.as_str() {
         "harvest" => JobKind::Harvest,
         "reindex" => JobKind::Reindex,
+        "compact" => JobKind::Compact,
         other => {
             return Err(ApiError::new(
                 ApiCode::InvalidBody,
-                format!("field kind must be \"harvest\" or \"reindex\", not {other:?}"),
+                format!(
+                    "field kind must be \"harvest\", \"reindex\" or \"compact\", not {other:?}"
+                ),
             ))
         }
     };
@@ -123,7 +126,7 @@ pub async fn create_job(
             "no sources are configured to harvest; add [[sources]] to the config",
         ));
     }
-    if kind == JobKind::Reindex && !sources.is_empty() {
+    if kind != JobKind::Harvest && !sources.is_empty() {
         return Err(ApiError::new(
             ApiCode::InvalidBody,
             "field sources applies to harvest jobs only",

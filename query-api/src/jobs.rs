@@ -26,6 +26,8 @@ pub enum JobKind {
     Harvest,
     /// Full rebuild into a new generation.
     Reindex,
+    /// Merge the live generation's segments into one (`SearchIndex::compact`).
+    Compact,
 }
 
 impl JobKind {
@@ -33,6 +35,7 @@ impl JobKind {
         match self {
             JobKind::Harvest => "harvest",
             JobKind::Reindex => "reindex",
+            JobKind::Compact => "compact",
         }
     }
 }
@@ -291,6 +294,32 @@ impl Jobs {
     async fn execute(&self, spec: &JobSpec, active: &Arc<Active>) -> Outcome {
         let state = &self.0.state;
         let mut out = Outcome::default();
+        if spec.kind == JobKind::Compact {
+            let st = state.clone();
+            let progress = Arc::clone(&active.progress);
+            let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+                let live = st.live().map_err(|e| e.message)?;
+                progress.phase("compact", 0);
+                let started = std::time::Instant::now();
+                let before = live.index.compact().map_err(|e| e.to_string())?;
+                Ok(json!({
+                    "mode": "compact",
+                    "generation": live.generation,
+                    "segments_before": before,
+                    "segments": live.index.segments(),
+                    "documents": live.index.num_docs(),
+                    "seconds": started.elapsed().as_secs_f64(),
+                }))
+            })
+            .await;
+            match res {
+                Ok(Ok(v)) => out.index = v,
+                Ok(Err(e)) => out.errors.push(format!("compact: {e}")),
+                Err(e) => out.errors.push(format!("compact task failed: {e}")),
+            }
+            out.counts = json!({"index": out.index});
+            return out;
+        }
         if spec.kind == JobKind::Harvest {
             let sources: Vec<harvest::SourceConfig> = if spec.sources.is_empty() {
                 state.config().sources.clone()

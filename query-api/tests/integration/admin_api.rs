@@ -241,6 +241,36 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     assert_eq!(job["state"], "succeeded", "{job}");
     assert!(state.live_generation() > generation);
 
+    // A compact job merges the live generation into one segment and keeps every record.
+    let live = state.live_generation();
+    let (s, v) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"compact"}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let job = wait_done(&router, v["id"].as_str().unwrap()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["kind"], "compact");
+    let index = &job["counts"]["index"];
+    assert_eq!(index["mode"], "compact", "{job}");
+    assert_eq!(index["segments"], 1, "{job}");
+    assert_eq!(index["documents"], 120, "{job}");
+    assert_eq!(index["generation"].as_u64(), live);
+    assert_eq!(state.live_generation(), live);
+    let (s, _) = send(
+        &router,
+        "POST",
+        "/api/v1/admin/jobs",
+        Some(TOKEN),
+        Some(r#"{"kind":"compact","sources":["pubmed"]}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
     let (s, v) = send(&router, "GET", "/api/v1/admin/sources", Some(TOKEN), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["sources"][0]["records"], 121);
@@ -249,7 +279,7 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["documents"], 120, "one article is in the set twice");
     let (_, v) = send(&router, "GET", "/api/v1/admin/jobs", Some(TOKEN), None).await;
-    assert_eq!(v["jobs"].as_array().unwrap().len(), 3);
+    assert_eq!(v["jobs"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
