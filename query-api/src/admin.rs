@@ -132,6 +132,12 @@ pub async fn create_job(
             "field sources applies to harvest jobs only",
         ));
     }
+    if kind == JobKind::Compact && body.full.is_some() {
+        return Err(ApiError::new(
+            ApiCode::InvalidBody,
+            "field full applies to harvest and reindex jobs only",
+        ));
+    }
     let spec = JobSpec {
         kind,
         sources,

@@ -7,8 +7,10 @@
 //! (raw tantivy, SQLite FTS5, PostgreSQL when `--pg` is given) on the same documents and queries.
 //! It writes `summary.json` and `results.json` to `--out` and appends a section to `--results`.
 //!
-//! `compare build --data DIR --docs N --seed S\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]` is the child: it streams generated records into
+//! `compare build --data DIR --docs N --seed S` is the child: it streams generated records into
 //! `indexer::build_generation` and prints a JSON report with its own peak RSS.
+//! `compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]`
+//! runs one query shape in a loop for `perf`, on a fresh build or on a folder `compare build` made.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
@@ -44,7 +46,7 @@ fn main() {
         Some("profile") => cmd_profile(&args[1..]),
         _ => {
             eprintln!(
-                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
+                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
             );
             std::process::exit(2);
         }

@@ -628,8 +628,9 @@ impl SearchIndex {
 
         let sort = req.sort;
         let today = days_today();
-        let tables = self.prior_tables(&searcher, today);
-        let rerank_tables = proximity.as_ref().map(|_| tables.clone());
+        // Shared by the collector and the re-ranking of the proximity window.
+        let tables = Arc::new(self.prior_tables(&searcher, today));
+        let rerank_tables = Arc::clone(&tables);
         // With a proximity bonus, the window (or the whole page, if deeper) is collected from
         // the top, re-ranked, and the page cut from it.
         let (collect, skip) = match proximity {
@@ -669,9 +670,9 @@ impl SearchIndex {
         };
         // The query that explains a hit's text score: with the bonus inside the window.
         let mut with_bonus = None;
-        if let (Some(bonus), Some(tables)) = (&proximity, &rerank_tables) {
+        if let Some(bonus) = &proximity {
             let window = top_docs.len().min(PROXIMITY_WINDOW);
-            add_bonus(&searcher, &**bonus, tables, &mut top_docs[..window])?;
+            add_bonus(&searcher, &**bonus, &rerank_tables, &mut top_docs[..window])?;
             top_docs = top_docs.into_iter().skip(req.offset).collect();
             if req.explain {
                 with_bonus = rank_query
@@ -1080,33 +1081,28 @@ fn add_bonus(
     let weight = bonus.weight(tantivy::query::EnableScoring::enabled_from_searcher(
         searcher,
     ))?;
-    let mut order: Vec<usize> = (0..hits.len()).collect();
-    order.sort_unstable_by_key(|&i| hits[i].1);
-    let mut current: Option<(u32, Box<dyn tantivy::query::Scorer>)> = None;
-    for i in order {
-        let addr = hits[i].1;
-        if current
-            .as_ref()
-            .is_none_or(|(seg, _)| *seg != addr.segment_ord)
-        {
-            let reader = searcher.segment_reader(addr.segment_ord);
-            current = Some((addr.segment_ord, weight.scorer(reader, 1.0)?));
+    // Scorers only move forward: visit the hits segment by segment, in document order.
+    hits.sort_unstable_by_key(|&(_, addr)| addr);
+    let mut start = 0;
+    while start < hits.len() {
+        let ord = hits[start].1.segment_ord;
+        let end = start + hits[start..].partition_point(|(_, a)| a.segment_ord == ord);
+        let reader = searcher.segment_reader(ord);
+        let prior = tables.get(&reader.segment_id());
+        let mut scorer = weight.scorer(reader, 1.0)?;
+        for (score, addr) in &mut hits[start..end] {
+            if scorer.doc() < addr.doc_id {
+                scorer.seek(addr.doc_id);
+            }
+            if scorer.doc() == addr.doc_id {
+                let p = prior
+                    .and_then(|t| t.get(addr.doc_id as usize))
+                    .copied()
+                    .unwrap_or(1.0);
+                *score += (scorer.score() * p) as f64;
+            }
         }
-        let Some((_, scorer)) = current.as_mut() else {
-            continue;
-        };
-        if scorer.doc() < addr.doc_id {
-            scorer.seek(addr.doc_id);
-        }
-        if scorer.doc() == addr.doc_id {
-            let seg = searcher.segment_reader(addr.segment_ord).segment_id();
-            let prior = tables
-                .get(&seg)
-                .and_then(|t| t.get(addr.doc_id as usize))
-                .copied()
-                .unwrap_or(1.0);
-            hits[i].0 += (scorer.score() * prior) as f64;
-        }
+        start = end;
     }
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(())
@@ -1385,7 +1381,7 @@ mod tests {
     #[test]
     fn compact_merges_to_one_segment_and_keeps_every_answer() {
         let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
-        // Three commits, three segments; one record deleted.
+        // Three commits, three segments.
         for part in 0..3 {
             let mut b = index.builder(16 << 20).unwrap();
             let records: Vec<Record> = (0..20)

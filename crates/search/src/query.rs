@@ -612,10 +612,6 @@ pub struct QueryBuilder<'a> {
     name: TextAnalyzer,
     expansions: BTreeSet<Expansion>,
     thesaurus: Option<&'a Thesaurus>,
-    /// Keep the top-level proximity bonus apart (in `deferred`) instead of adding it to the
-    /// query, for a search that applies it to its best-ranked records only.
-    defer_proximity: bool,
-    deferred: Option<Box<dyn Query>>,
 }
 
 struct Tok2 {
@@ -649,8 +645,6 @@ impl<'a> QueryBuilder<'a> {
             name: name_analyzer(),
             expansions: BTreeSet::new(),
             thesaurus: None,
-            defer_proximity: false,
-            deferred: None,
         }
     }
 
@@ -768,23 +762,23 @@ impl<'a> QueryBuilder<'a> {
             Node::And(items) => self.build_bool(items, Occur::Must, 0, Vec::new()),
             Node::Or(items) => self.build_bool(items, Occur::Should, 0, Vec::new()),
             Node::Implicit(items) => {
-                // Only the outermost group's bonus is deferred: this branch takes the flag
-                // before its children are built.
-                let defer = std::mem::take(&mut self.defer_proximity);
-                let positives = items.iter().filter(|n| !matches!(n, Node::Not(_))).count();
-                let msm = self.params.min_should_match(positives);
-                let extra: Vec<Box<dyn Query>> = self.synonyms(items).into_iter().collect();
-                let mut q = self.build_bool(items, Occur::Should, msm, extra)?;
-                if let Some(bonus) = self.proximity(items) {
-                    if defer {
-                        self.deferred = Some(bonus);
-                    } else {
-                        q = with_bonus(q, bonus);
-                    }
-                }
-                Some(q)
+                let (q, bonus) = self.build_implicit(items)?;
+                Some(match bonus {
+                    Some(bonus) => with_bonus(q, bonus),
+                    None => q,
+                })
             }
         }
+    }
+
+    /// Juxtaposed words: their union (with any synonyms), and apart from it the proximity bonus
+    /// for records where they stand close together.
+    fn build_implicit(&mut self, items: &[Node]) -> Option<WithBonus> {
+        let positives = items.iter().filter(|n| !matches!(n, Node::Not(_))).count();
+        let msm = self.params.min_should_match(positives);
+        let extra: Vec<Box<dyn Query>> = self.synonyms(items).into_iter().collect();
+        let q = self.build_bool(items, Occur::Should, msm, extra)?;
+        Some((q, self.proximity(items)))
     }
 
     fn build_bool(
@@ -1021,6 +1015,9 @@ fn push_should_flat(clauses: &mut Vec<(Occur, Box<dyn Query>)>, q: Box<dyn Query
     }
 }
 
+/// A query and, apart from it, a bonus that may be added to its matches' scores.
+type WithBonus = (Box<dyn Query>, Option<Box<dyn Query>>);
+
 /// `q` scored with an optional `bonus`: the matches of `q`, with the bonus added where it matches.
 pub fn with_bonus(q: Box<dyn Query>, bonus: Box<dyn Query>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(vec![
@@ -1204,9 +1201,14 @@ pub fn compile_with(
 ) -> Compiled {
     let (node, warnings) = parse(q);
     let mut builder = QueryBuilder::new(fields, params).with_thesaurus(thesaurus);
-    builder.defer_proximity = true;
-    let query = builder.build(&node);
-    let proximity = builder.deferred.take();
+    // A top-level group of words keeps its proximity bonus apart (see `Compiled::proximity`).
+    let (query, proximity) = match &node {
+        Node::Implicit(items) => match builder.build_implicit(items) {
+            Some((q, bonus)) => (Some(q), bonus),
+            None => (None, None),
+        },
+        other => (builder.build(other), None),
+    };
     let query = match query {
         Some(q) => Some(q),
         None if node != Node::All => Some(Box::new(EmptyQuery) as Box<dyn Query>),

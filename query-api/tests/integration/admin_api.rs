@@ -261,15 +261,20 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     assert_eq!(index["documents"], 120, "{job}");
     assert_eq!(index["generation"].as_u64(), live);
     assert_eq!(state.live_generation(), live);
-    let (s, _) = send(
-        &router,
-        "POST",
-        "/api/v1/admin/jobs",
-        Some(TOKEN),
-        Some(r#"{"kind":"compact","sources":["pubmed"]}"#),
-    )
-    .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for body in [
+        r#"{"kind":"compact","sources":["pubmed"]}"#,
+        r#"{"kind":"compact","full":true}"#,
+    ] {
+        let (s, v) = send(
+            &router,
+            "POST",
+            "/api/v1/admin/jobs",
+            Some(TOKEN),
+            Some(body),
+        )
+        .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+    }
 
     let (s, v) = send(&router, "GET", "/api/v1/admin/sources", Some(TOKEN), None).await;
     assert_eq!(s, StatusCode::OK);
