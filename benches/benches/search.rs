@@ -37,6 +37,14 @@ fn bench(c: &mut Criterion) {
             }
         };
         eprintln!("built in {secs:.1}s ({:.0} records/s)", n as f64 / secs);
+        // Searched as served: merged into one segment after the build (`compact_after_build`).
+        match indexer::compact(&index) {
+            Ok(c) => eprintln!(
+                "merged {} segment(s) in {:.1}s",
+                c.segments_before, c.seconds
+            ),
+            Err(e) => eprintln!("{label}: not merged ({e}); searching the build's segments"),
+        }
 
         // The comparison task: top 10, facets only for the faceted shape, no snippets.
         let mut g = c.benchmark_group(format!("search/{label}"));

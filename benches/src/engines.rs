@@ -233,6 +233,13 @@ impl TantivyRaw {
             w.add_document(doc)?;
         }
         w.commit()?;
+        let seconds = t.elapsed().as_secs_f64();
+        // Then merged into one segment, untimed, as this engine's generation is after its
+        // build (`[index] compact_after_build`), so that both search one segment.
+        let ids = index.searchable_segment_ids()?;
+        if ids.len() > 1 {
+            w.merge(&ids).wait()?;
+        }
         w.wait_merging_threads()?;
         let reader = index
             .reader_builder()
@@ -245,7 +252,7 @@ impl TantivyRaw {
                 f,
                 count: false,
             },
-            t.elapsed().as_secs_f64(),
+            seconds,
         ))
     }
 

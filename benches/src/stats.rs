@@ -75,6 +75,38 @@ pub fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// The largest `RssAnon` (the process's own memory, without mapped files) seen while it runs,
+/// sampled every 20 ms: `VmHWM` counts the pages of memory-mapped index files too, which a
+/// merge reads in full.
+pub struct AnonPeak {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl AnonPeak {
+    /// Starts sampling this process.
+    pub fn start() -> AnonPeak {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(proc_status_kib(None, "RssAnon").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak.max(proc_status_kib(None, "RssAnon").unwrap_or(0))
+        });
+        AnonPeak { stop, thread }
+    }
+
+    /// Stops sampling; the peak in KiB (0 where `/proc` is unreadable).
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

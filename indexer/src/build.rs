@@ -1,5 +1,6 @@
 //! Full index builds into a new generation: stream records in batches, convert them on rayon, feed
-//! one writer, validate the result (document count, a smoke query), then switch the live pointer.
+//! one writer, validate the result (document count, a smoke query), merge it into one segment,
+//! then switch the live pointer.
 //! A failed, cancelled or interrupted build never goes live.
 
 use std::time::Instant;
@@ -17,6 +18,9 @@ pub struct BuildOptions {
     pub memory_bytes: usize,
     /// Complete generations to keep, live included.
     pub keep_generations: usize,
+    /// Merge the new generation into one segment before it goes live (see
+    /// `IndexConfig::compact_after_build`).
+    pub compact: bool,
 }
 
 impl Default for BuildOptions {
@@ -24,6 +28,7 @@ impl Default for BuildOptions {
         BuildOptions {
             memory_bytes: crate::config::default_memory_mb() << 20,
             keep_generations: 3,
+            compact: true,
         }
     }
 }
@@ -37,10 +42,42 @@ pub struct BuildReport {
     pub documents: u64,
     /// Records rejected as invalid, with the reason.
     pub rejected: Vec<(String, String)>,
+    /// Wall time of the indexing, in seconds (from the first record to a validated index; the
+    /// merge is timed apart, as `compact`).
+    pub seconds: f64,
+    /// Records indexed per second over `seconds`.
+    pub records_per_s: f64,
+    /// The merge into one segment before going live, when asked for and done.
+    pub compact: Option<CompactReport>,
+    /// Why that merge failed: the generation went live unmerged, whole and valid.
+    pub compact_error: Option<String>,
+}
+
+/// What a compaction did (see [`compact`]).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CompactReport {
+    /// Segments before the merge.
+    pub segments_before: usize,
+    /// Segments after it (one, or none for an empty index).
+    pub segments: usize,
+    /// Documents in the index.
+    pub documents: u64,
     /// Wall time in seconds.
     pub seconds: f64,
-    /// Records per second.
-    pub records_per_s: f64,
+}
+
+/// Merges `index`'s segments into one, dropping deleted documents ([`SearchIndex::compact`]),
+/// and says what it did. Searches go on meanwhile; it fails while another writer holds the
+/// index's lock.
+pub fn compact(index: &SearchIndex) -> Result<CompactReport, search::SearchError> {
+    let started = Instant::now();
+    let segments_before = index.compact()?;
+    Ok(CompactReport {
+        segments_before,
+        segments: index.segments(),
+        documents: index.num_docs(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Why a build failed.
@@ -60,7 +97,8 @@ pub enum BuildError {
     Cancelled,
 }
 
-/// Builds a new generation from batches of records and makes it live.
+/// Builds a new generation from batches of records, merges it into one segment when
+/// `opts.compact`, and makes it live.
 ///
 /// `batches` yields record batches (a store stream, a file, the starter corpus); `expected`, when
 /// known, is checked against the document count.
@@ -130,15 +168,32 @@ where
                 smoke.total
             )));
         }
-        Ok((docs, rejected))
+        let seconds = started.elapsed().as_secs_f64();
+        // One segment to search instead of one per indexing thread and budget-full: the
+        // generation is not live yet, so searches stay on the previous one meanwhile, and the
+        // server builds its suggestion vocabulary once, from the merged index.
+        let compact = if opts.compact {
+            progress.phase("compact", 0);
+            Some(compact(&index).map_err(|e| e.to_string()))
+        } else {
+            None
+        };
+        Ok((docs, rejected, seconds, compact))
     })();
     match result {
-        Ok((documents, rejected)) => {
+        Ok((documents, rejected, seconds, compacted)) => {
+            let (compact, compact_error) = match compacted {
+                Some(Ok(c)) => (Some(c), None),
+                Some(Err(e)) => {
+                    tracing::warn!(generation, error = %e, "merging the new generation's segments failed; it goes live unmerged");
+                    (None, Some(e))
+                }
+                None => (None, None),
+            };
             progress.phase("swap", 0);
             gens.complete(generation)?;
             gens.promote(generation)?;
             gens.prune(opts.keep_generations)?;
-            let seconds = started.elapsed().as_secs_f64();
             Ok(BuildReport {
                 generation,
                 documents,
@@ -149,6 +204,8 @@ where
                 } else {
                     0.0
                 },
+                compact,
+                compact_error,
             })
         }
         Err(e) => {

@@ -64,6 +64,11 @@ pub struct IndexConfig {
     /// NLM MeSH descriptor XML (`desc2026.xml`, plain or gzipped): a query naming a descriptor's
     /// term also searches its entry terms (see `indexer::mesh`). Relative to the working directory.
     pub mesh_xml: Option<PathBuf>,
+    /// Merge a full build's segments into one before it goes live (`SearchIndex::compact`):
+    /// searches then visit one segment (at 1M records, 2-4 word searches ran at p50 1.4 ms on
+    /// one segment against 2.2 ms on four). The previous generation serves meanwhile; at 1M the
+    /// merge takes about half a minute of one core, timed apart from the indexing.
+    pub compact_after_build: bool,
 }
 
 impl Default for IndexConfig {
@@ -73,6 +78,18 @@ impl Default for IndexConfig {
             keep_generations: 3,
             batch: 2000,
             mesh_xml: None,
+            compact_after_build: true,
+        }
+    }
+}
+
+impl IndexConfig {
+    /// The build settings these give.
+    pub fn build_options(&self) -> crate::BuildOptions {
+        crate::BuildOptions {
+            memory_bytes: self.memory_mb << 20,
+            keep_generations: self.keep_generations,
+            compact: self.compact_after_build,
         }
     }
 }

@@ -13,6 +13,6 @@ pub mod progress;
 pub mod starter;
 pub mod store_build;
 
-pub use build::{build_generation, BuildError, BuildOptions, BuildReport};
+pub use build::{build_generation, compact, BuildError, BuildOptions, BuildReport, CompactReport};
 pub use config::Config;
 pub use progress::{Progress, Snapshot};

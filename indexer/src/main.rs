@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use indexer::{BuildOptions, Config, Progress};
+use indexer::{Config, Progress};
 use search::Generations;
 use store::Store;
 
@@ -157,6 +157,13 @@ fn show_progress(
     (stop, handle)
 }
 
+fn print_compacted(generation: u64, c: &indexer::CompactReport) {
+    println!(
+        "generation {generation}: {} segment(s) merged into {} in {:.1} s ({} documents)",
+        c.segments_before, c.segments, c.seconds, c.documents
+    );
+}
+
 fn with_progress<T>(f: impl FnOnce(&Progress) -> T) -> T {
     let progress = Arc::new(Progress::default());
     let (stop, handle) = show_progress(Arc::clone(&progress));
@@ -195,10 +202,7 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
     if let Some(d) = cli.data {
         config.server.data = d;
     }
-    let opts = BuildOptions {
-        memory_bytes: config.index.memory_mb << 20,
-        keep_generations: config.index.keep_generations,
-    };
+    let opts = config.index.build_options();
     match cli.command {
         Command::Harvest { sources, full } => {
             let selected: Vec<_> = if sources.is_empty() {
@@ -328,6 +332,12 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             for (id, why) in report.rejected.iter().take(20) {
                 println!("  rejected {id}: {why}");
             }
+            if let Some(c) = report.compact.as_ref().filter(|c| c.segments_before > 1) {
+                print_compacted(report.generation, c);
+            }
+            if let Some(e) = &report.compact_error {
+                println!("  its segments were not merged: {e}");
+            }
         }
         Command::Rollback => {
             let gens = Generations::open(&config.index_dir())?;
@@ -349,16 +359,9 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
                 .live()?
                 .context("no index generation is live yet; run `indexer build`")?;
             let index = search::SearchIndex::open(&gens.path(live), config.ranking.clone())?;
-            let started = std::time::Instant::now();
-            let before = index.compact().with_context(|| {
+            print_compacted(live, &indexer::compact(&index).with_context(|| {
                 format!("cannot compact generation {live} (a build or update may be writing to it; try again when it finishes)")
-            })?;
-            println!(
-                "generation {live}: {before} segment(s) merged into {} in {:.1} s ({} documents)",
-                index.segments(),
-                started.elapsed().as_secs_f64(),
-                index.num_docs()
-            );
+            })?);
         }
         Command::Stats { json } => {
             let store = open_store(&config)?;

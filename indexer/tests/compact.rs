@@ -45,7 +45,19 @@ fn compact_merges_the_live_generation_and_keeps_its_records() {
     .status()
     .unwrap();
     assert!(imported.success());
-    assert!(indexer(&data, &["build"]).status().unwrap().success());
+    // A build that leaves its segments as written (two indexing threads: up to two segments).
+    let config = dir.path().join("evidence.toml");
+    std::fs::write(&config, "[index]\ncompact_after_build = false\n").unwrap();
+    let unmerged = |n| {
+        let out = indexer(&data, &["--config", config.to_str().unwrap(), "build"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("merged into"));
+        let gens = Generations::open(&data.join("index")).unwrap();
+        assert_eq!(gens.live().unwrap(), Some(n));
+    };
+    unmerged(1);
 
     let out = indexer(&data, &["compact"]).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
@@ -68,4 +80,15 @@ fn compact_merges_the_live_generation_and_keeps_its_records() {
         })
         .unwrap();
     assert_eq!(res.total, 3000);
+
+    // By default a build merges its new generation once it is live.
+    unmerged(2);
+    let out = indexer(&data, &["build"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let gens = Generations::open(&data.join("index")).unwrap();
+    let live = gens.live().unwrap().unwrap();
+    assert_eq!(live, 3);
+    let index = SearchIndex::open(&gens.path(live), RankingParams::default()).unwrap();
+    assert_eq!(index.segments(), 1);
+    assert_eq!(index.num_docs(), 3000);
 }

@@ -176,7 +176,9 @@ pub async fn list_jobs(State(state): State<AppState>) -> Result<Json<Value>, Api
 }
 
 /// One job: state (queued, running, succeeded, failed, cancelled, interrupted), progress (phase,
-/// done, total, rate), counts (added, updated, deleted, failed), errors and timings.
+/// done, total, rate), counts (added, updated, deleted, failed, and `index`: what the indexing
+/// did; a full build's `index.compact` says how its segments were merged before it went live),
+/// errors and timings.
 #[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]

@@ -300,15 +300,14 @@ impl Jobs {
             let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
                 let live = st.live().map_err(|e| e.message)?;
                 progress.phase("compact", 0);
-                let started = std::time::Instant::now();
-                let before = live.index.compact().map_err(|e| e.to_string())?;
+                let c = indexer::compact(&live.index).map_err(|e| e.to_string())?;
                 Ok(json!({
                     "mode": "compact",
                     "generation": live.generation,
-                    "segments_before": before,
-                    "segments": live.index.segments(),
-                    "documents": live.index.num_docs(),
-                    "seconds": started.elapsed().as_secs_f64(),
+                    "segments_before": c.segments_before,
+                    "segments": c.segments,
+                    "documents": c.documents,
+                    "seconds": c.seconds,
                 }))
             })
             .await;
@@ -360,10 +359,7 @@ impl Jobs {
         let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
             let cfg = st.config();
             if full {
-                let opts = indexer::BuildOptions {
-                    memory_bytes: cfg.index.memory_mb << 20,
-                    keep_generations: cfg.index.keep_generations,
-                };
+                let opts = cfg.index.build_options();
                 let empty = st.store().count_live().map_err(|e| e.to_string())? == 0;
                 let report = if empty {
                     // Nothing harvested yet: rebuild the starter corpus rather than go live with
@@ -390,7 +386,7 @@ impl Jobs {
                 }
                 .map_err(|e| e.to_string())?;
                 st.load_generation(report.generation).map_err(|e| e.to_string())?;
-                Ok(json!({"mode": "full", "generation": report.generation, "documents": report.documents, "rejected": report.rejected.len(), "records_per_s": report.records_per_s}))
+                Ok(json!({"mode": "full", "generation": report.generation, "documents": report.documents, "rejected": report.rejected.len(), "records_per_s": report.records_per_s, "compact": report.compact, "compact_error": report.compact_error}))
             } else {
                 let live = st.live().map_err(|e| e.message)?;
                 let report = indexer::incremental::apply_changes(&live.index, st.store(), cfg.index.memory_mb << 20, cfg.index.batch, &progress)

@@ -237,10 +237,7 @@ impl AppState {
                 tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
                     let records = indexer::starter::records().map_err(anyhow::Error::msg)?;
                     let n = records.len() as u64;
-                    let opts = indexer::BuildOptions {
-                        memory_bytes: config.index.memory_mb << 20,
-                        keep_generations: config.index.keep_generations,
-                    };
+                    let opts = config.index.build_options();
                     let report = indexer::build_generation(
                         &gens,
                         &config.ranking,

@@ -81,6 +81,7 @@ async fn hostile_app(max_export: usize) -> HostileApp {
             &indexer::BuildOptions {
                 memory_bytes: 32 << 20,
                 keep_generations: 2,
+                compact: false,
             },
             std::iter::once(Ok::<_, std::convert::Infallible>(records)),
             Some(n),

@@ -8,7 +8,8 @@
 //! It writes `summary.json` and `results.json` to `--out` and appends a section to `--results`.
 //!
 //! `compare build --data DIR --docs N --seed S` is the child: it streams generated records into
-//! `indexer::build_generation` and prints a JSON report with its own peak RSS.
+//! `indexer::build_generation` (which merges the new generation into one segment before it goes
+//! live, unless `--no-compact`) and prints a JSON report with its own peak RSS.
 //! `compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]`
 //! runs one query shape in a loop for `perf`, on a fresh build or on a folder `compare build` made.
 
@@ -46,7 +47,7 @@ fn main() {
         Some("profile") => cmd_profile(&args[1..]),
         _ => {
             eprintln!(
-                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
+                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S [--memory-mb N] [--no-compact]\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
             );
             std::process::exit(2);
         }
@@ -82,10 +83,23 @@ struct BuildOut {
     records_per_s: f64,
     generate_only_records_per_s: f64,
     vm_hwm_mib: f64,
+    /// The largest RssAnon sampled during the build (its own memory, without mapped files).
+    #[serde(default)]
+    rss_anon_peak_mib: f64,
     vocab: String,
     /// The writer's memory budget (`--memory-mb`, by default the engine's own default).
     #[serde(default)]
     memory_mb: usize,
+    /// The merge after the build, as the server does after a reindex job
+    /// (`[index] compact_after_build`); `None` with `--no-compact`.
+    #[serde(default)]
+    compact: Option<CompactOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CompactOut {
+    segments_before: usize,
+    seconds: f64,
 }
 
 fn cmd_build(args: &[String]) -> Result<()> {
@@ -116,6 +130,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let opts = indexer::BuildOptions {
         memory_bytes: memory_mb << 20,
         keep_generations: 2,
+        compact: !has(args, "--no-compact"),
     };
     let batch = 5_000u64;
     let mut next = 0u64;
@@ -128,6 +143,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
         next = end;
         Some(Ok::<_, std::convert::Infallible>(b))
     });
+    let anon = benches::stats::AnonPeak::start();
     let report = indexer::build_generation(
         &gens,
         &search::RankingParams::default(),
@@ -136,6 +152,13 @@ fn cmd_build(args: &[String]) -> Result<()> {
         Some(docs),
         &indexer::Progress::default(),
     )?;
+    if let Some(e) = &report.compact_error {
+        bail!("the build's merge failed: {e}");
+    }
+    let compact = report.compact.map(|c| CompactOut {
+        segments_before: c.segments_before,
+        seconds: c.seconds,
+    });
     let out = BuildOut {
         documents: report.documents,
         generation: report.generation,
@@ -143,8 +166,10 @@ fn cmd_build(args: &[String]) -> Result<()> {
         records_per_s: report.records_per_s,
         generate_only_records_per_s: generate_rate,
         vm_hwm_mib: proc_status_kib(None, "VmHWM").map(mib).unwrap_or(0.0),
+        rss_anon_peak_mib: mib(anon.finish()),
         vocab: vocab_name.into(),
         memory_mb,
+        compact,
     };
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
@@ -573,8 +598,13 @@ fn cmd_run(args: &[String]) -> Result<()> {
     log("building this engine's index generation (child process)");
     let build = finish_build(spawn_build(&data, docs, SEED)?)?;
     log(format!(
-        "built {} docs in {:.1}s: {:.0} records/s, peak RSS {:.0} MiB",
-        build.documents, build.seconds, build.records_per_s, build.vm_hwm_mib
+        "built {} docs in {:.1}s: {:.0} records/s, peak RSS {:.0} MiB; merged {} segment(s) in {:.1}s",
+        build.documents,
+        build.seconds,
+        build.records_per_s,
+        build.vm_hwm_mib,
+        build.compact.as_ref().map_or(0, |c| c.segments_before),
+        build.compact.as_ref().map_or(0.0, |c| c.seconds)
     ));
 
     // 2. In process.
@@ -883,7 +913,12 @@ fn cmd_run(args: &[String]) -> Result<()> {
             "query_api_rss_anon_after_load": server_rss.map(|s| s.2),
             "query_api_rss_file_after_load": server_rss.map(|s| s.3),
             "full_build_vm_hwm": build.vm_hwm_mib,
+            "full_build_rss_anon_peak": build.rss_anon_peak_mib,
         },
+        "merge_after_build": build.compact.as_ref().map(|c| json!({
+            "segments_before": c.segments_before,
+            "seconds": c.seconds,
+        })),
         "evidence_http_feedback_off": http_noprf.as_ref().map(|r| brief(&r.summary)),
         "rebuild": rebuild.as_ref().map(|(idle, during, b)| json!({
             "idle": brief(&idle.summary),
@@ -1238,10 +1273,19 @@ fn markdown(m: MdInput) -> String {
         "- Full build (`indexer::build_generation`, {} MiB writer budget) of {} records: {:.1} s, **{:.0} records/s** including generating the records on the fly (generation alone: {:.0} records/s).",
         m.build.memory_mb, m.build.documents, m.build.seconds, m.build.records_per_s, m.build.generate_only_records_per_s
     );
+    if let Some(c) = &m.build.compact {
+        let _ = writeln!(
+            s,
+            "- Then, before it went live, as every full build does by default (`[index] compact_after_build`), its {} segment(s) were merged into one in {:.1} s, not counted in the records/s above. Every search below runs on the merged index; raw tantivy's index is merged too.",
+            c.segments_before, c.seconds
+        );
+    }
     let _ = writeln!(
         s,
-        "- Peak RSS of the full build (child process VmHWM): {:.0} MiB.",
-        m.build.vm_hwm_mib
+        "- Peak RSS of the full build{} (child process VmHWM): {:.0} MiB, of which at most {:.0} MiB its own memory (RssAnon, sampled every 20 ms); the rest is pages of the memory-mapped segments it read.",
+        if m.build.compact.is_some() { ", its merge included" } else { "" },
+        m.build.vm_hwm_mib,
+        m.build.rss_anon_peak_mib
     );
     if let Some((ready, hwm, anon, file)) = m.server_rss {
         let _ = writeln!(s, "- `query-api` serving {size}: RSS {ready:.0} MiB when ready, peak (VmHWM) {hwm:.0} MiB after the load runs; then {anon:.0} MiB of its own memory (RssAnon) and {file:.0} MiB of mapped index pages (RssFile: page cache, shared and reclaimable, and larger when the index was just written and is all cached).");

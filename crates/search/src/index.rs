@@ -154,9 +154,16 @@ pub struct SearchIndex {
     fields: Fields,
     params: Arc<RankingParams>,
     thesaurus: Option<Thesaurus>,
-    suggester: std::sync::Mutex<Option<Arc<Suggester>>>,
+    /// The suggestion vocabulary and the [`commit_key`] of the records it was built from.
+    suggester: std::sync::Mutex<Option<(u64, Arc<Suggester>)>>,
     /// A background build of the suggester is under way.
     suggester_building: std::sync::atomic::AtomicBool,
+    /// A [`SearchIndex::compact`] is under way: the commit may change to one holding the same
+    /// records, so a vocabulary built before it is still right.
+    compacting: std::sync::atomic::AtomicBool,
+    /// Commit keys a compaction replaced → the key of the merged commit (same records), so that a
+    /// vocabulary built from the commit before a merge is kept after it.
+    merged_keys: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Each segment's per-document priors under `params` as of a day (see [`PriorTables`]).
     priors: std::sync::Mutex<PriorTables>,
     path: Option<PathBuf>,
@@ -199,11 +206,21 @@ fn index_settings() -> tantivy::IndexSettings {
 /// its file watcher first reads meta.json), it changes only when the content does, so caches
 /// built from one commit survive a reload of the same commit.
 pub(crate) fn commit_key(searcher: &Searcher) -> u64 {
+    segments_key(
+        searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| (seg.segment_id(), seg.num_deleted_docs())),
+    )
+}
+
+/// [`commit_key`] of a commit made of these segments (id, deleted documents), in order.
+fn segments_key(segments: impl Iterator<Item = (tantivy::index::SegmentId, u32)>) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
     let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
-    for seg in searcher.segment_readers() {
-        seg.segment_id().hash(&mut h);
-        seg.num_deleted_docs().hash(&mut h);
+    for (id, deleted) in segments {
+        id.hash(&mut h);
+        deleted.hash(&mut h);
     }
     h.finish()
 }
@@ -235,6 +252,8 @@ impl SearchIndex {
             thesaurus: None,
             suggester: std::sync::Mutex::new(None),
             suggester_building: std::sync::atomic::AtomicBool::new(false),
+            compacting: std::sync::atomic::AtomicBool::new(false),
+            merged_keys: Default::default(),
             priors: Default::default(),
             path,
         })
@@ -357,17 +376,43 @@ impl SearchIndex {
     /// shared. Building reads every record, so call this on a blocking thread after a reload to
     /// have it ready.
     pub fn suggester(&self) -> Result<Arc<Suggester>, SearchError> {
-        let generation = commit_key(&self.searcher());
-        if let Ok(cached) = self.suggester.lock() {
-            if let Some(s) = cached.as_ref().filter(|s| s.generation() == generation) {
-                return Ok(Arc::clone(s));
+        let key = commit_key(&self.searcher());
+        if let Some((k, s)) = self.cached_suggester() {
+            if k == key {
+                return Ok(s);
             }
         }
         let built = Arc::new(Suggester::build(self)?);
-        if let Ok(mut cached) = self.suggester.lock() {
-            *cached = Some(Arc::clone(&built));
-        }
+        self.keep_suggester(Arc::clone(&built));
         Ok(built)
+    }
+
+    /// Caches a vocabulary under the commit it was read from, or under the merged commit when a
+    /// compaction replaced that commit while it was being built.
+    fn keep_suggester(&self, built: Arc<Suggester>) {
+        let key = self.merged_key(built.generation());
+        if let Ok(mut cached) = self.suggester.lock() {
+            *cached = Some((key, built));
+        }
+    }
+
+    fn cached_suggester(&self) -> Option<(u64, Arc<Suggester>)> {
+        self.suggester.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// The key of the commit now holding the records of commit `key`: itself, unless
+    /// compactions merged it (followed through each merge since).
+    fn merged_key(&self, mut key: u64) -> u64 {
+        if let Ok(merged) = self.merged_keys.lock() {
+            // Each merge makes a new segment, so the chain has no cycle; the bound is a guard.
+            for _ in 0..=merged.len() {
+                match merged.get(&key) {
+                    Some(&next) => key = next,
+                    None => break,
+                }
+            }
+        }
+        key
     }
 
     /// The suggestion vocabulary without waiting for a build, for request paths: the current one
@@ -376,14 +421,16 @@ impl SearchIndex {
     /// thread builds the current one.
     pub fn suggester_nonblocking(self: &Arc<Self>) -> Option<Arc<Suggester>> {
         use std::sync::atomic::Ordering;
-        let generation = commit_key(&self.searcher());
-        let cached = self.suggester.lock().ok().and_then(|c| c.clone());
-        if cached
-            .as_ref()
-            .is_some_and(|s| s.generation() == generation)
-        {
-            return cached;
+        let key = commit_key(&self.searcher());
+        let cached = self.cached_suggester();
+        if let Some((k, s)) = &cached {
+            // While a compaction runs the commit may already be the merged one, with the same
+            // records: the vocabulary stays, and the compaction re-keys it when done.
+            if *k == key || self.compacting.load(Ordering::SeqCst) {
+                return Some(Arc::clone(s));
+            }
         }
+        let cached = cached.map(|(_, s)| s);
         if self.num_docs() <= INLINE_SUGGESTER_DOCS {
             return self.suggester().ok();
         }
@@ -450,17 +497,41 @@ impl SearchIndex {
     /// error while a build or update is writing to this index; readers elsewhere (a running
     /// server) pick up the merged segment on their next reload.
     pub fn compact(&self) -> Result<usize, SearchError> {
-        let ids = self.index.searchable_segment_ids()?;
-        let deletes = self
-            .index
-            .searchable_segment_metas()?
-            .iter()
-            .any(|m| m.has_deletes());
-        if ids.len() > 1 || deletes {
-            let mut writer: IndexWriter = self.index.writer_with_num_threads(1, 32 << 20)?;
-            writer.merge(&ids).wait()?;
-            writer.wait_merging_threads()?;
-            self.reload()?;
+        use std::sync::atomic::Ordering;
+        let metas = self.index.searchable_segment_metas()?;
+        let ids: Vec<_> = metas.iter().map(|m| m.id()).collect();
+        if ids.len() > 1 || metas.iter().any(|m| m.has_deletes()) {
+            let before = segments_key(metas.iter().map(|m| (m.id(), m.num_deleted_docs())));
+            self.compacting.store(true, Ordering::SeqCst);
+            let merged = (|| -> Result<_, SearchError> {
+                let mut writer: IndexWriter = self.index.writer_with_num_threads(1, 32 << 20)?;
+                let merged = writer.merge(&ids).wait()?;
+                writer.wait_merging_threads()?;
+                Ok(merged)
+            })();
+            let reloaded = if let Ok(merged) = &merged {
+                // The merged commit holds the records of the one before: the suggestion
+                // vocabulary built from that one is kept (it reads every record: about two
+                // minutes at 1M documents).
+                let after = segments_key(merged.iter().map(|m| (m.id(), m.num_deleted_docs())));
+                if let Ok(mut keys) = self.merged_keys.lock() {
+                    keys.insert(before, after);
+                }
+                if let Ok(mut cached) = self.suggester.lock() {
+                    if let Some((k, _)) = cached.as_mut().filter(|(k, _)| *k == before) {
+                        *k = after;
+                    }
+                }
+                self.reload()
+            } else {
+                Ok(())
+            };
+            // Cleared once this reader reads the merged commit, whose key the vocabulary has now.
+            self.compacting.store(false, Ordering::SeqCst);
+            merged?;
+            reloaded?;
+            // The merged segment's priors, ready before the first search needs them.
+            self.prior_tables(&self.searcher(), days_today());
         }
         Ok(ids.len())
     }
@@ -1378,10 +1449,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn compact_merges_to_one_segment_and_keeps_every_answer() {
+    /// An index of 60 records in three commits, three segments.
+    fn three_segments() -> SearchIndex {
         let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
-        // Three commits, three segments.
         for part in 0..3 {
             let mut b = index.builder(16 << 20).unwrap();
             let records: Vec<Record> = (0..20)
@@ -1398,6 +1468,12 @@ mod tests {
         }
         index.reload().unwrap();
         assert_eq!(index.segments(), 3);
+        index
+    }
+
+    #[test]
+    fn compact_merges_to_one_segment_and_keeps_every_answer() {
+        let index = three_segments();
         let answer = |index: &SearchIndex| {
             let r = index
                 .search(&SearchRequest {
@@ -1441,5 +1517,33 @@ mod tests {
         assert!(!answer(&index).1.iter().any(|(id, _)| id == "t:5"));
         // Nothing left to do: no merge, no commit.
         assert_eq!(index.compact().unwrap(), 1);
+    }
+
+    #[test]
+    fn compact_keeps_the_suggestion_vocabulary_and_a_change_rebuilds_it() {
+        let index = Arc::new(three_segments());
+        let vocab = index.suggester().unwrap();
+        assert_eq!(vocab.docs(), 60);
+        // One built from the commit before the merge but kept after it (a build that was still
+        // running while the compaction ran).
+        let late = Arc::new(Suggester::build(&index).unwrap());
+        assert_eq!(index.compact().unwrap(), 3);
+        assert_eq!(index.segments(), 1);
+        // The merged commit holds the same records: the same vocabulary, not a rebuild.
+        assert!(Arc::ptr_eq(&vocab, &index.suggester().unwrap()));
+        assert!(Arc::ptr_eq(&vocab, &index.suggester_nonblocking().unwrap()));
+        index.keep_suggester(Arc::clone(&late));
+        assert!(Arc::ptr_eq(&late, &index.suggester().unwrap()));
+        // A real change does rebuild it.
+        let mut b = index.builder(16 << 20).unwrap();
+        b.delete("t:5");
+        b.finish().unwrap();
+        index.reload().unwrap();
+        let changed = index.suggester().unwrap();
+        assert!(!Arc::ptr_eq(&late, &changed));
+        assert_eq!(changed.docs(), 59);
+        // Compacting that away (the deleted record dropped) keeps the 59-record vocabulary.
+        assert_eq!(index.compact().unwrap(), 1);
+        assert!(Arc::ptr_eq(&changed, &index.suggester().unwrap()));
     }
 }

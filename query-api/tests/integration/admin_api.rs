@@ -240,6 +240,14 @@ async fn harvest_job_makes_records_searchable_without_restart() {
     let job = wait_done(&router, v["id"].as_str().unwrap()).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert!(state.live_generation() > generation);
+    // Once live, the new generation was merged into one segment (`compact_after_build`).
+    let merged = &job["counts"]["index"]["compact"];
+    assert_eq!(merged["segments"], 1, "{job}");
+    assert_eq!(merged["documents"], 120, "{job}");
+    assert!(merged["segments_before"].as_u64().unwrap() >= 1, "{job}");
+    let live = state.live().unwrap();
+    assert_eq!(live.index.segments(), 1);
+    assert_eq!(Some(live.generation), state.live_generation());
 
     // A compact job merges the live generation into one segment and keeps every record.
     let live = state.live_generation();
