@@ -47,7 +47,7 @@ fn main() {
         Some("profile") => cmd_profile(&args[1..]),
         _ => {
             eprintln!(
-                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S [--memory-mb N] [--no-compact]\n       compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
+                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S [--memory-mb N] [--no-compact]\n       compare profile [--docs N | --data DIR] [--shape S|all] [--seconds N] [--served] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
             );
             std::process::exit(2);
         }
@@ -213,7 +213,7 @@ fn cmd_profile(args: &[String]) -> Result<()> {
     let gen = Generator::new(SEED, Vocab::load_default());
     let queries: Vec<BenchQuery> = query_set(&gen, SEED, 50)
         .into_iter()
-        .filter(|q| q.shape.as_str() == shape)
+        .filter(|q| shape == "all" || q.shape.as_str() == shape)
         .collect();
     if queries.is_empty() {
         bail!("no queries of shape {shape}");
@@ -632,8 +632,8 @@ fn cmd_run(args: &[String]) -> Result<()> {
         );
         // The same task with pseudo-relevance feedback off (a `[ranking]` setting), when the
         // ranking parameters have it: what the feedback pass costs.
-        match serde_json::from_value::<search::RankingParams>(json!({"prf_docs": 0})) {
-            Ok(p) if p != search::RankingParams::default() => {
+        match feedback_off() {
+            Some(p) => {
                 e.index.set_params(p);
                 e.label = "evidence-inprocess-noprf";
                 log("measuring in process with pseudo-relevance feedback off (prf_docs = 0)");
@@ -734,16 +734,19 @@ fn cmd_run(args: &[String]) -> Result<()> {
         drop(server);
 
         // 5. The server again with pseudo-relevance feedback off, at concurrency 32: what the
-        // feedback pass costs over HTTP.
+        // feedback pass costs over HTTP (when the defaults have it on).
         let cfg = out_dir.join("noprf.toml");
         std::fs::write(&cfg, "[ranking]\nprf_docs = 0\n")?;
-        match Server::start_with(
-            &query_api_bin,
-            &data,
-            &out_dir.join("query-api-noprf.log"),
-            Some(&cfg),
-        ) {
-            Ok(server) => {
+        match feedback_off().map(|_| {
+            Server::start_with(
+                &query_api_bin,
+                &data,
+                &out_dir.join("query-api-noprf.log"),
+                Some(&cfg),
+            )
+        }) {
+            None => log("the default ranking has feedback off: no feedback-off server run"),
+            Some(Ok(server)) => {
                 log(format!(
                     "HTTP load at concurrency 32 with feedback off for {}s",
                     budget.http_secs
@@ -756,7 +759,7 @@ fn cmd_run(args: &[String]) -> Result<()> {
                     budget.http_secs,
                 ))?);
             }
-            Err(e) => log(format!("no feedback-off server run: {e:#}")),
+            Some(Err(e)) => log(format!("no feedback-off server run: {e:#}")),
         }
     } else {
         http_note = format!(
@@ -980,6 +983,13 @@ fn cmd_run(args: &[String]) -> Result<()> {
         log(format!("appended results to {}", md_path.display()));
     }
     Ok(())
+}
+
+/// The default ranking with pseudo-relevance feedback off, when that differs from the default.
+fn feedback_off() -> Option<search::RankingParams> {
+    serde_json::from_value::<search::RankingParams>(json!({"prf_docs": 0}))
+        .ok()
+        .filter(|p| *p != search::RankingParams::default())
 }
 
 type Goal = (String, String, Option<bool>);
