@@ -178,6 +178,11 @@ where
         } else {
             None
         };
+        // A cancel that came during the commit, the checks or the merge still stops it going
+        // live (the job reports it cancelled).
+        if progress.is_cancelled() {
+            return Err(BuildError::Cancelled);
+        }
         Ok((docs, rejected, seconds, compact))
     })();
     match result {
