@@ -1,7 +1,7 @@
 //! Scratch: evaluate ranking settings on a BEIR folder (`cargo run --release -p indexer --example
 //! relevance_sweep -- DIR [SETTINGS_JSON...]`). Each argument after DIR is a JSON object of
 //! `RankingParams` overrides applied to `plain_bm25()` when it starts with `plain:`, else to the
-//! defaults.
+//! defaults. `TITLES=0` keeps the text of untitled documents whole (no title recovery).
 use indexer::eval::BeirSet;
 use search::RankingParams;
 
@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
         std::path::Path::new(&dir),
         "dev",
         indexer::eval::EVAL_MEMORY_BYTES,
+        std::env::var("TITLES").map_or(true, |v| v != "0"),
     )?;
     eprintln!("indexed {} docs in {:?}", set.num_docs(), t.elapsed());
     let mut settings: Vec<String> = args.collect();

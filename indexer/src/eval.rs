@@ -24,9 +24,38 @@ pub const EVAL_MEMORY_BYTES: usize = 16 << 20;
 /// The ranking depth of a run: recall is measured at 100.
 pub const RUN_DEPTH: usize = 100;
 
-/// Title given to corpus documents without one (BEIR's preprocessed NFCorpus has none). It holds no
-/// word, so it adds no term to the index and changes no score; the model requires a title.
+/// Title given to corpus documents without one. It holds no word, so it adds no term to the index
+/// and changes no score; the model requires a title.
 const NO_TITLE: &str = "\u{2014}";
+
+/// The word that joins title and abstract in a preprocessed dump with an empty `title` (NFCorpus:
+/// `"statin breast cancer survival nationwide cohort study finland abstract recent studies …"`).
+const TITLE_MARKER: &str = "abstract";
+
+/// How far into the text the marker may stand and still end a title, in words.
+const TITLE_MARKER_WITHIN: usize = 40;
+
+/// Splits a preprocessed document whose title was folded into its text back into title and text:
+/// the words before the first [`TITLE_MARKER`] among the first [`TITLE_MARKER_WITHIN`] words are
+/// the title. `None` when there is no such marker, or nothing stands before or after it.
+///
+/// Without it every field weight is invisible to the evaluation: all the words sit in one field,
+/// whereas real records (and BEIR's raw corpora) keep the title apart.
+pub fn recover_title(text: &str) -> Option<(String, String)> {
+    let mut words = text.split_whitespace();
+    let mut title: Vec<&str> = Vec::new();
+    for w in words.by_ref().take(TITLE_MARKER_WITHIN) {
+        if w == TITLE_MARKER {
+            let rest: Vec<&str> = words.collect();
+            if title.is_empty() || rest.is_empty() {
+                return None;
+            }
+            return Some((title.join(" "), rest.join(" ")));
+        }
+        title.push(w);
+    }
+    None
+}
 
 /// What to evaluate.
 #[derive(Debug, Clone)]
@@ -46,6 +75,9 @@ pub struct EvalOptions {
     /// Indexing memory budget in bytes. The default (16 MiB) indexes on one thread, so that
     /// documents keep the corpus order and score ties break the same way on every run.
     pub memory_bytes: usize,
+    /// Recover titles folded into the text of documents with an empty title (see
+    /// [`recover_title`]); on by default.
+    pub recover_titles: bool,
 }
 
 impl EvalOptions {
@@ -59,6 +91,7 @@ impl EvalOptions {
             params: RankingParams::default(),
             thesaurus: None,
             memory_bytes: EVAL_MEMORY_BYTES,
+            recover_titles: true,
         }
     }
 }
@@ -298,8 +331,15 @@ impl std::fmt::Debug for BeirSet {
 
 impl BeirSet {
     /// Reads the corpus, the queries and the split's judgements, and indexes the corpus in memory
-    /// with the engine's analysers.
-    pub fn load(beir_dir: &Path, split: &str, memory_bytes: usize) -> Result<Self, EvalError> {
+    /// with the engine's analysers. With `recover_titles`, a document with an empty title whose
+    /// text starts with a title ended by the word `abstract` gets that title back
+    /// ([`recover_title`]).
+    pub fn load(
+        beir_dir: &Path,
+        split: &str,
+        memory_bytes: usize,
+        recover_titles: bool,
+    ) -> Result<Self, EvalError> {
         let qrels = read_qrels(&beir_dir.join("qrels").join(format!("{split}.tsv")))?;
         if qrels.is_empty() {
             return Err(EvalError::Empty(format!("no judgements in split {split}")));
@@ -314,15 +354,17 @@ impl BeirSet {
         let records: Vec<Record> = corpus
             .into_iter()
             .map(|d| {
-                let title = if d.title.trim().is_empty() {
-                    NO_TITLE
-                } else {
-                    d.title.as_str()
+                let (title, text) = match d.title.trim().is_empty() {
+                    false => (d.title, d.text),
+                    true => match recover_titles.then(|| recover_title(&d.text)).flatten() {
+                        Some(split) => split,
+                        None => (NO_TITLE.to_string(), d.text),
+                    },
                 };
-                let mut r = Record::new("beir", &d.id, title);
+                let mut r = Record::new("beir", &d.id, &title);
                 // The judgements name the corpus ids, so the record id is the bare corpus id.
                 r.id = d.id;
-                r.abstract_text = (!d.text.trim().is_empty()).then_some(d.text);
+                r.abstract_text = (!text.trim().is_empty()).then_some(text);
                 r
             })
             .collect();
@@ -339,6 +381,11 @@ impl BeirSet {
             queries,
             qrels,
         })
+    }
+
+    /// The in-memory index of the corpus.
+    pub fn index(&self) -> &SearchIndex {
+        &self.index
     }
 
     /// Documents indexed.
@@ -409,7 +456,12 @@ impl BeirSet {
 ///
 /// This is what `indexer eval --beir DIR [--split dev|test] [--run FILE] [--json]` calls.
 pub fn evaluate(opts: &EvalOptions) -> Result<EvalReport, EvalError> {
-    let mut set = BeirSet::load(&opts.beir_dir, &opts.split, opts.memory_bytes)?;
+    let mut set = BeirSet::load(
+        &opts.beir_dir,
+        &opts.split,
+        opts.memory_bytes,
+        opts.recover_titles,
+    )?;
     let runs = set.run(&opts.params, opts.thesaurus.as_ref())?;
     if let Some(path) = &opts.run_file {
         write_run(path, &runs, &opts.run_tag)?;
@@ -431,6 +483,37 @@ pub fn evaluate(opts: &EvalOptions) -> Result<EvalReport, EvalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_are_recovered_only_from_a_marker_near_the_start() {
+        let check = |text: &str, expect: Option<(&str, &str)>| {
+            let got = recover_title(text);
+            let got = got.as_ref().map(|(t, a)| (t.as_str(), a.as_str()));
+            assert_eq!(got, expect, "{text:?}");
+        };
+        check(
+            "statin breast cancer survival abstract recent studies suggested",
+            Some(("statin breast cancer survival", "recent studies suggested")),
+        );
+        // Only the first marker ends the title; later ones stay in the text.
+        check("a b abstract c abstract d", Some(("a b", "c abstract d")));
+        // Whitespace of any kind separates words.
+        check(" a\tb \n abstract  c ", Some(("a b", "c")));
+        // No marker, a marker with nothing before or after it, or one too far in: no split.
+        check("no marker in this text", None);
+        check("abstract leading marker", None);
+        check("trailing marker abstract", None);
+        check(
+            &format!("{} abstract text", "w ".repeat(TITLE_MARKER_WITHIN)),
+            None,
+        );
+        check(
+            &format!("{}abstract text", "w ".repeat(TITLE_MARKER_WITHIN - 1)),
+            Some(("w ".repeat(TITLE_MARKER_WITHIN - 1).trim_end(), "text")),
+        );
+        // A word that merely contains the marker is not it.
+        check("abstracts of talks abstractly put", None);
+    }
 
     fn judged(pairs: &[(&str, i32)]) -> HashMap<String, i32> {
         pairs.iter().map(|(d, g)| (d.to_string(), *g)).collect()

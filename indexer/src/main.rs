@@ -98,6 +98,10 @@ enum Command {
         /// NLM MeSH descriptor XML whose entry terms expand queries.
         #[arg(long)]
         mesh: Option<PathBuf>,
+        /// Keep the text of documents with an empty title whole, instead of recovering a title
+        /// that ends at the word `abstract` near its start (NFCorpus's preprocessed dump).
+        #[arg(long)]
+        no_title_recovery: bool,
     },
     /// Recent jobs and harvests.
     Jobs {
@@ -394,9 +398,11 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             run,
             baseline,
             mesh,
+            no_title_recovery,
         } => {
             let mut opts = indexer::eval::EvalOptions::new(&beir, &split);
             opts.run_file = run;
+            opts.recover_titles = !no_title_recovery;
             opts.params = if baseline {
                 search::RankingParams::plain_bm25()
             } else {

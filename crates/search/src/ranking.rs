@@ -142,7 +142,7 @@ pub struct RankingParams {
 impl Default for RankingParams {
     fn default() -> Self {
         RankingParams {
-            title_weight: 2.0,
+            title_weight: 1.0,
             abstract_weight: 1.0,
             mesh_weight: 1.5,
             keywords_weight: 1.2,
