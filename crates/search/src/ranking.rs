@@ -117,7 +117,11 @@ pub struct RankingParams {
     pub recency_weight: f32,
     /// Years after which the recency lift halves.
     pub recency_half_life_years: f32,
-    /// Multiplier for retracted records.
+    /// Multiplier for retracted records. Below 1, a retracted record ranks under every sound
+    /// record of equal relevance; at 0.5 it needs twice the textual evidence to outrank one, so
+    /// it sinks in a search for its topic but stays first, marked, when sought by name (at 0.2 a
+    /// retracted trial searched by its own title fell to the third page, and the page a clinician
+    /// saw did not say it had been withdrawn).
     pub retracted_factor: f32,
     /// Multiplier for superseded guidance.
     pub superseded_factor: f32,
@@ -153,7 +157,7 @@ impl Default for RankingParams {
             evidence: EvidencePriors::default(),
             recency_weight: 0.10,
             recency_half_life_years: 8.0,
-            retracted_factor: 0.2,
+            retracted_factor: 0.5,
             superseded_factor: 0.6,
             synonym_weight: 0.5,
             prf_docs: 0,

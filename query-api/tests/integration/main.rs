@@ -5,5 +5,6 @@
 mod admin_api;
 #[path = "../common/mod.rs"]
 mod common;
+mod evidence_order;
 mod federated_api;
 mod search_api;
