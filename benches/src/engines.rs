@@ -329,9 +329,11 @@ impl Engine for TantivyRaw {
             &self.index,
             vec![f.title, f.abstract_text, f.mesh, f.keywords],
         );
-        parser.set_field_boost(f.title, 2.0);
-        parser.set_field_boost(f.mesh, 1.5);
-        parser.set_field_boost(f.keywords, 1.2);
+        let w = search::RankingParams::default();
+        parser.set_field_boost(f.title, w.title_weight);
+        parser.set_field_boost(f.abstract_text, w.abstract_weight);
+        parser.set_field_boost(f.mesh, w.mesh_weight);
+        parser.set_field_boost(f.keywords, w.keywords_weight);
         let text = parser.parse_query(&Self::translate(q))?;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text)];
         if let Some(y) = q.filters.year_from {
@@ -396,8 +398,8 @@ impl Engine for TantivyRaw {
 // SQLite FTS5.
 
 /// SQLite FTS5 (rusqlite, bundled SQLite) with the `porter unicode61` tokenizer (stemming, no stop
-/// words, no UK/US folding) and bm25 ranking with the same column weights (title 2, abstract 1,
-/// mesh 1.5, keywords 1.2), set as the table's `rank`. Filters are UNINDEXED columns checked on
+/// words, no UK/US folding) and bm25 ranking with the engine's column weights (title, abstract,
+/// mesh, keywords from `RankingParams::default()`), set as the table's `rank`. Filters are UNINDEXED columns checked on
 /// each match; facet counts are a second `GROUP BY evidence` query over the same match.
 pub struct Sqlite {
     conn: rusqlite::Connection,
@@ -463,10 +465,12 @@ impl Sqlite {
             }
             tx.commit()?;
         }
-        conn.execute_batch(
+        let w = search::RankingParams::default();
+        conn.execute_batch(&format!(
             "INSERT INTO docs(docs) VALUES('optimize');
-             INSERT INTO docs(docs, rank) VALUES('rank', 'bm25(2.0, 1.0, 1.5, 1.2, 0.0, 0.0, 0.0)');",
-        )?;
+             INSERT INTO docs(docs, rank) VALUES('rank', 'bm25({:.2}, {:.2}, {:.2}, {:.2}, 0.0, 0.0, 0.0)');",
+            w.title_weight, w.abstract_weight, w.mesh_weight, w.keywords_weight
+        ))?;
         Ok((Sqlite { conn }, t.elapsed().as_secs_f64()))
     }
 
