@@ -1,4 +1,5 @@
-//! Search latency per query shape at each corpus size, and what snippets and facets cost.
+//! Search latency per query shape at each corpus size, what snippets and facets cost, and what
+//! autocomplete and spelling correction cost per keystroke.
 //!
 //! Sizes come from `EVIDENCE_BENCH_SIZES` (`10k,100k,1m`; default `10k,100k`), so a CI-like run
 //! stays small: `EVIDENCE_BENCH_SIZES=10k cargo bench -p benches --bench search`.
@@ -89,7 +90,87 @@ fn bench(c: &mut Criterion) {
             });
         }
         g.finish();
+
+        bench_suggest(c, &label, &index, &few);
     }
+}
+
+/// `GET /suggest` is called on each keystroke: completions of 1-, 2-, 3- and 5-letter prefixes
+/// and of a whole word and a space, from the real words of the 2-4 term queries; and the
+/// spelling correction a first page runs (a known query, and one with a letter dropped).
+fn bench_suggest(c: &mut Criterion, label: &str, index: &search::SearchIndex, few: &[&BenchQuery]) {
+    let started = std::time::Instant::now();
+    let suggester = match index.suggester() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("skipping suggest/{label}: vocabulary not built: {e}");
+            return;
+        }
+    };
+    eprintln!(
+        "suggestion vocabulary built in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let words: Vec<String> = few
+        .iter()
+        .filter_map(|q| q.text.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()) && w.len() >= 6)
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        eprintln!("skipping suggest/{label}: no words to complete");
+        return;
+    }
+    let mut g = c.benchmark_group(format!("suggest/{label}"));
+    for len in [1usize, 2, 3, 5] {
+        let prefixes: Vec<String> = words.iter().map(|w| w[..len].to_string()).collect();
+        let mut i = 0usize;
+        g.bench_function(format!("complete_{len}_letters"), |b| {
+            b.iter(|| {
+                let p = &prefixes[i % prefixes.len()];
+                i += 1;
+                black_box(suggester.complete(p, 8).len())
+            })
+        });
+    }
+    let spaced: Vec<String> = words.iter().map(|w| format!("{w} ")).collect();
+    let mut i = 0usize;
+    g.bench_function("complete_word_and_space", |b| {
+        b.iter(|| {
+            let p = &spaced[i % spaced.len()];
+            i += 1;
+            black_box(suggester.complete(p, 8).len())
+        })
+    });
+    let typos: Vec<String> = few
+        .iter()
+        .map(|q| {
+            let mut t = q.text.clone();
+            if let Some(at) = t.find(|c: char| c.is_ascii_alphabetic()).map(|a| a + 2) {
+                if t.is_char_boundary(at) && t.is_char_boundary(at + 1) && at + 1 < t.len() {
+                    t.remove(at);
+                }
+            }
+            t
+        })
+        .collect();
+    for (name, qs) in [
+        (
+            "correct_known",
+            few.iter().map(|q| q.text.clone()).collect::<Vec<_>>(),
+        ),
+        ("correct_typo", typos),
+    ] {
+        let mut i = 0usize;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let q = &qs[i % qs.len()];
+                i += 1;
+                black_box(suggester.correct_query(q).is_some())
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -6,6 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use search::suggest::MAX_COMPLETIONS;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -55,10 +56,10 @@ pub async fn suggest(
                     .trim()
                     .parse()
                     .ok()
-                    .filter(|n| (1..=20).contains(n))
+                    .filter(|n| (1..=MAX_COMPLETIONS).contains(n))
                     .ok_or_else(|| {
                         ApiError::param(format!(
-                            "limit must be a whole number from 1 to 20, not {v:?}"
+                            "limit must be a whole number from 1 to {MAX_COMPLETIONS}, not {v:?}"
                         ))
                     })?
             }

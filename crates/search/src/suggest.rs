@@ -6,8 +6,9 @@
 //! keywords and thesaurus terms with their counts, sorted for prefix look-up). Building it reads
 //! every stored record once, so it is built on first use and cached by the index until the next
 //! commit is loaded; call [`SearchIndex::suggester`] after a reload (on a blocking thread) to warm
-//! it. Look-ups are then in-memory: a binary search for autocomplete, and a scan of the words of
-//! similar length with a bounded edit distance for spelling.
+//! it. Look-ups are then in-memory: a table for the one- and two-character keys of the first
+//! keystrokes, a binary search for longer prefixes, and a Levenshtein automaton over the words
+//! for spelling.
 //!
 //! ```
 //! use search::{suggest, RankingParams, SearchIndex};
@@ -41,6 +42,12 @@ const RARE_FACTOR: u32 = 100;
 const PRUNE_FROM_DOCS: u64 = 1_000;
 /// Longest title phrase offered, in words.
 const MAX_PHRASE_WORDS: usize = 3;
+/// Keys of at most this many characters (the first keystrokes) are answered from a table built
+/// with the vocabulary: scanning every phrase under a one-letter key took 8.8 ms at 1M records,
+/// two letters 1.1 ms, three 0.24 ms (benches/RESULTS.md, "Autocomplete").
+const SHORT_KEY_CHARS: usize = 2;
+/// Completions kept per short key: the largest `limit` the API accepts.
+pub const MAX_COMPLETIONS: usize = 20;
 
 /// Words that neither start nor end a suggested title phrase.
 const STOP: &[&str] = &[
@@ -103,6 +110,9 @@ pub struct Suggester {
     spelling: Spelling,
     /// Sorted by key.
     phrases: Vec<Phrase>,
+    /// The best [`MAX_COMPLETIONS`] completions of every key of up to [`SHORT_KEY_CHARS`]
+    /// characters that some phrase starts with, as [`Suggester::complete`] would rank them.
+    short: HashMap<String, Vec<Suggestion>>,
 }
 
 /// The fields of a stored record that suggestions read.
@@ -225,12 +235,14 @@ impl Suggester {
             .collect();
         phrases.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
         let spelling = Spelling::new(&words)?;
+        let short = short_keys(&phrases);
         Ok(Suggester {
             generation: crate::index::commit_key(&searcher),
             docs,
             words,
             spelling,
             phrases,
+            short,
         })
     }
 
@@ -299,45 +311,32 @@ impl Suggester {
 
     /// Up to `limit` completions of `prefix`, best first: phrases whose normalised form starts
     /// with the normalised prefix, ranked by record count weighted by kind (MeSH above keywords
-    /// above title phrases), shorter first on ties. One suggestion per text.
+    /// above title phrases), shorter first on ties. One suggestion per text. Keys of one or two
+    /// characters are answered from a table built with the vocabulary, with the same answers.
     pub fn complete(&self, prefix: &str, limit: usize) -> Vec<Suggestion> {
-        let mut analyzer = bio_unstemmed_analyzer();
-        let mut key = normalise(&mut analyzer, prefix);
-        if key.is_empty() || limit == 0 {
+        let Some(key) = completion_key(prefix) else {
+            return Vec::new();
+        };
+        if limit == 0 {
             return Vec::new();
         }
-        if prefix.ends_with(char::is_whitespace) {
-            key.push(' ');
+        if limit <= MAX_COMPLETIONS && key.chars().count() <= SHORT_KEY_CHARS {
+            let mut out = self.short.get(&key).cloned().unwrap_or_default();
+            out.truncate(limit);
+            return out;
         }
-        let start = self
-            .phrases
-            .partition_point(|p| p.key.as_str() < key.as_str());
-        let mut best: HashMap<&str, (f64, &Phrase)> = HashMap::new();
-        for p in self.phrases[start..]
-            .iter()
-            .take_while(|p| p.key.starts_with(key.as_str()))
-        {
-            let score = (p.count.max(1) as f64) * p.kind.weight();
-            let slot = best.entry(p.key.as_str()).or_insert((score, p));
-            if score > slot.0 || (score == slot.0 && p.kind < slot.1.kind) {
-                *slot = (score, p);
-            }
-        }
-        let mut ranked: Vec<(f64, &Phrase)> = best.into_values().collect();
-        ranked.sort_by(|a, b| {
-            b.0.total_cmp(&a.0)
-                .then(a.1.key.len().cmp(&b.1.key.len()))
-                .then(a.1.key.cmp(&b.1.key))
-        });
-        ranked
-            .into_iter()
-            .take(limit)
-            .map(|(_, p)| Suggestion {
-                text: p.text.clone(),
-                kind: p.kind,
-                count: u64::from(p.count),
-            })
-            .collect()
+        self.scan(&key, limit)
+    }
+
+    /// [`Suggester::complete`] by scanning every phrase under the key.
+    fn scan(&self, key: &str, limit: usize) -> Vec<Suggestion> {
+        let start = self.phrases.partition_point(|p| p.key.as_str() < key);
+        let end = start
+            + self.phrases[start..]
+                .iter()
+                .take_while(|p| p.key.starts_with(key))
+                .count();
+        rank_completions(&self.phrases[start..end], limit)
     }
 
     /// The query with each misspelt word corrected, or `None` when nothing needs correcting.
@@ -532,6 +531,82 @@ fn bounded_distance(a: &[char], b: &str, max: usize) -> Option<usize> {
     (d <= max).then_some(d)
 }
 
+/// The normalised key a typed prefix is matched with (a trailing space kept, so that "heart "
+/// completes whole words after "heart"), or `None` when nothing is left to match.
+fn completion_key(prefix: &str) -> Option<String> {
+    let mut analyzer = bio_unstemmed_analyzer();
+    let mut key = normalise(&mut analyzer, prefix);
+    if key.is_empty() {
+        return None;
+    }
+    if prefix.ends_with(char::is_whitespace) {
+        key.push(' ');
+    }
+    Some(key)
+}
+
+/// The best `limit` completions among phrases (all under one key): one per normalised text, its
+/// best-scoring kind, by record count × kind weight, then shorter, then alphabetical.
+fn rank_completions(phrases: &[Phrase], limit: usize) -> Vec<Suggestion> {
+    let mut best: HashMap<&str, (f64, &Phrase)> = HashMap::new();
+    for p in phrases {
+        let score = (p.count.max(1) as f64) * p.kind.weight();
+        let slot = best.entry(p.key.as_str()).or_insert((score, p));
+        if score > slot.0 || (score == slot.0 && p.kind < slot.1.kind) {
+            *slot = (score, p);
+        }
+    }
+    let mut ranked: Vec<(f64, &Phrase)> = best.into_values().collect();
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.key.len().cmp(&b.1.key.len()))
+            .then(a.1.key.cmp(&b.1.key))
+    });
+    ranked
+        .into_iter()
+        .take(limit)
+        .map(|(_, p)| Suggestion {
+            text: p.text.clone(),
+            kind: p.kind,
+            count: u64::from(p.count),
+        })
+        .collect()
+}
+
+/// The answers for every key of 1 to [`SHORT_KEY_CHARS`] characters that starts some phrase.
+/// The phrases are sorted by key, so the phrases under one short key are one contiguous run.
+fn short_keys(phrases: &[Phrase]) -> HashMap<String, Vec<Suggestion>> {
+    let mut out = HashMap::new();
+    for chars in 1..=SHORT_KEY_CHARS {
+        let head = |p: &Phrase| -> Option<usize> {
+            let end = p
+                .key
+                .char_indices()
+                .nth(chars)
+                .map_or(p.key.len(), |(i, _)| i);
+            (p.key[..end].chars().count() == chars).then_some(end)
+        };
+        let mut start = 0;
+        while start < phrases.len() {
+            let Some(end_byte) = head(&phrases[start]) else {
+                start += 1;
+                continue;
+            };
+            let key = &phrases[start].key[..end_byte];
+            let run = phrases[start..]
+                .iter()
+                .take_while(|p| p.key.starts_with(key))
+                .count();
+            out.insert(
+                key.to_string(),
+                rank_completions(&phrases[start..start + run], MAX_COMPLETIONS),
+            );
+            start += run;
+        }
+    }
+    out
+}
+
 /// A corrected query when some word of `q` looks misspelt against the index's vocabulary (absent,
 /// or very rare beside a much more frequent word one edit away), else `None`. Builds the
 /// vocabulary on first use (see [`SearchIndex::suggester`]); `None` if that fails.
@@ -681,6 +756,36 @@ mod tests {
     }
 
     #[test]
+    fn short_keys_answer_as_the_scan_does() {
+        let index = index();
+        let s = index.suggester().unwrap();
+        let mut keys: Vec<String> = s
+            .phrases
+            .iter()
+            .flat_map(|p| {
+                let chars: Vec<char> = p.key.chars().collect();
+                (1..=SHORT_KEY_CHARS.min(chars.len()))
+                    .map(move |n| chars[..n].iter().collect::<String>())
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert!(keys.len() > 20, "{keys:?}");
+        keys.extend(["q", "zz", "é", "h "].map(String::from));
+        for key in &keys {
+            for limit in [1, 8, MAX_COMPLETIONS] {
+                assert_eq!(
+                    s.complete(key, limit),
+                    s.scan(key, limit),
+                    "{key:?} {limit}"
+                );
+            }
+        }
+        // Longer limits than the table holds are scanned.
+        assert_eq!(s.complete("h", 500), s.scan("h", 500));
+    }
+
+    #[test]
     fn distance_is_bounded_damerau() {
         let d = |a: &str, b: &str| bounded_distance(&a.chars().collect::<Vec<_>>(), b, 2);
         assert_eq!(d("asthma", "asthma"), Some(0));
@@ -692,6 +797,36 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The table built from sorted phrases holds, for every key of one or two characters,
+        /// exactly what scanning the phrases under that key answers, whatever the keys (multi-byte
+        /// characters, spaces, keys shorter than the table's).
+        #[test]
+        fn the_short_key_table_equals_the_scan(
+            raw in proptest::collection::vec(("[ab é]{1,4}", 0u8..3, 0u32..5), 0..40),
+        ) {
+            let kinds = [SuggestionKind::Mesh, SuggestionKind::Keyword, SuggestionKind::Title];
+            let mut phrases: Vec<Phrase> = raw
+                .into_iter()
+                .map(|(key, kind, count)| Phrase {
+                    text: key.to_uppercase(),
+                    key,
+                    kind: kinds[kind as usize],
+                    count,
+                })
+                .collect();
+            phrases.sort_by(|a, b| a.key.cmp(&b.key).then(a.kind.cmp(&b.kind)));
+            let s = Suggester { short: short_keys(&phrases), phrases, ..Default::default() };
+            for a in ["a", "b", " ", "é"] {
+                let one = s.short.get(a).cloned().unwrap_or_default();
+                proptest::prop_assert_eq!(one, s.scan(a, MAX_COMPLETIONS), "{:?}", a);
+                for b in ["a", "b", " ", "é"] {
+                    let key = format!("{a}{b}");
+                    let two = s.short.get(&key).cloned().unwrap_or_default();
+                    proptest::prop_assert_eq!(two, s.scan(&key, MAX_COMPLETIONS), "{:?}", key);
+                }
+            }
+        }
+
         /// The automaton finds every vocabulary word within the distance (the set the old scan of
         /// the whole vocabulary found), whatever the words.
         #[test]
