@@ -87,7 +87,8 @@ pub struct HitOut {
     pub sources: Vec<String>,
     /// Link to the record.
     pub url: Option<String>,
-    /// Ranking score.
+    /// Ranking score (hits sorted by relevance come by score, except that a superseded version
+    /// is placed below the version that replaced it when both are on the page).
     pub score: f32,
     /// `professional` or `patient`.
     pub audience: String,
@@ -247,7 +248,7 @@ pub fn filters_json(f: &search::Filters) -> serde_json::Value {
         ("q" = Option<String>, Query, description = "Query: free text, AND/OR/NOT, \"phrases\", field tags (title:, mesh:, author:, [ti], [tiab], [mh], [au]), prefix*, or an identifier (PMID, DOI, NCT). Empty or * browses everything."),
         ("page" = Option<usize>, Query, description = "Page, from 1"),
         ("per_page" = Option<usize>, Query, description = "Hits per page, 1 to 100 (default 10)"),
-        ("sort" = Option<String>, Query, description = "relevance (default) or date"),
+        ("sort" = Option<String>, Query, description = "relevance (default) or date. By relevance, hits come by score, except that a superseded version never stands above the version that replaced it on the same page"),
         ("evidence_level" = Option<String>, Query, description = "Comma list: guideline, systematic_review, rct, observational, case_report, opinion, patient_information, other"),
         ("year_from" = Option<u16>, Query, description = "Published in or after this year"),
         ("year_to" = Option<u16>, Query, description = "Published in or before this year"),

@@ -116,6 +116,35 @@ pub struct Hit {
     pub explain: Option<Explanation>,
 }
 
+/// On one page, a version of a guideline never stands above the version that replaced it: a
+/// superseded hit whose successor stands lower on the page moves to just below it, chains
+/// included (2009 → 2015 update → current reads current, 2015, 2009). Between two superseded
+/// versions the trust factor is the same, so text alone would decide. Only the page's own hits
+/// move, so pages still neither overlap nor skip; a moved hit keeps its score, so scores on a
+/// page are in order except where a version moved below its successor. A cycle in bad data
+/// stops at the move budget.
+fn order_versions(hits: &mut Vec<Hit>) {
+    let mut budget = hits.len() * hits.len();
+    let mut i = 0;
+    while i < hits.len() && budget > 0 {
+        let successor = hits[i].record.superseded_by.as_deref().and_then(|next| {
+            hits[i + 1..]
+                .iter()
+                .position(|h| h.record.id == next)
+                .map(|p| i + 1 + p)
+        });
+        match successor {
+            // Removing hit i moves the successor to j - 1, so inserting at j puts it just below.
+            Some(j) => {
+                let h = hits.remove(i);
+                hits.insert(j, h);
+                budget -= 1;
+            }
+            None => i += 1,
+        }
+    }
+}
+
 /// Why a hit scored what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
@@ -831,6 +860,9 @@ impl SearchIndex {
                 explain,
             });
         }
+        if req.sort == Sort::Relevance {
+            order_versions(&mut hits);
+        }
         Ok(SearchResults {
             total: total as u64,
             hits,
@@ -1312,6 +1344,54 @@ mod tests {
         assert!(found.contains(&"t:1".to_string()), "{found:?}");
         index.set_thesaurus(None);
         assert_eq!(ids(&index, "heart attack"), ["t:2"]);
+    }
+
+    #[test]
+    fn versions_never_stand_above_their_successor_on_a_page() {
+        let hit = |id: &str, next: Option<&str>| {
+            let mut r = Record::new("t", id, "Guideline");
+            r.id = id.into();
+            r.superseded_by = next.map(String::from);
+            Hit {
+                record: r,
+                score: 1.0,
+                title_html: String::new(),
+                snippet_html: String::new(),
+                reading_grade: None,
+                explain: None,
+            }
+        };
+        let check = |page: &[(&str, Option<&str>)], expect: &[&str]| {
+            let mut hits: Vec<Hit> = page.iter().map(|(id, n)| hit(id, *n)).collect();
+            order_versions(&mut hits);
+            let ids: Vec<&str> = hits.iter().map(|h| h.record.id.as_str()).collect();
+            assert_eq!(ids, expect, "{page:?}");
+        };
+        // A chain in the worst order comes out newest first; others keep their places.
+        check(
+            &[
+                ("x", None),
+                ("v1", Some("v2")),
+                ("v2", Some("v3")),
+                ("v3", None),
+                ("y", None),
+            ],
+            &["x", "v3", "v2", "v1", "y"],
+        );
+        // Already in order, or the successor is on another page: nothing moves.
+        check(&[("v2", None), ("v1", Some("v2"))], &["v2", "v1"]);
+        check(&[("v1", Some("elsewhere")), ("y", None)], &["v1", "y"]);
+        // The superseded version moves to just below its successor, not to the bottom.
+        check(
+            &[("v1", Some("v2")), ("a", None), ("v2", None), ("b", None)],
+            &["a", "v2", "v1", "b"],
+        );
+        // A cycle in bad data ends.
+        let mut cyc: Vec<Hit> = vec![hit("a", Some("b")), hit("b", Some("a"))];
+        order_versions(&mut cyc);
+        assert_eq!(cyc.len(), 2);
+        let mut empty: Vec<Hit> = Vec::new();
+        order_versions(&mut empty);
     }
 
     #[test]

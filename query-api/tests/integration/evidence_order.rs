@@ -143,7 +143,7 @@ async fn retracted_records_sink_in_topic_searches_but_are_found_and_marked_when_
 }
 
 #[tokio::test]
-async fn current_guidance_ranks_above_every_version_it_supersedes() {
+async fn current_guidance_ranks_above_every_version_it_supersedes_and_chains_read_in_order() {
     let app = starter_app().await;
     let records = starter();
     let successor: HashMap<&str, &str> = records
@@ -184,8 +184,17 @@ async fn current_guidance_ranks_above_every_version_it_supersedes() {
             notices.iter().any(|n| n == SUPERSEDED_NOTICE),
             "{name:?}: {notices:?}"
         );
-        // FIXME: between two superseded versions of one chain, text decides (the 2009 diabetes
-        // guideline can rank above its superseded 2015 update); only the current version is
-        // guaranteed first. Ordering inside a chain needs the chain's depth at index time.
+        // Inside a chain too, every version stands below the one that replaced it (2009 below
+        // its superseded 2015 update, which text alone put lower).
+        let mut at = r.id.as_str();
+        while let Some(next) = successor.get(at) {
+            assert!(
+                rank(&hits, next) < rank(&hits, at),
+                "{name:?}: {at} at {} stands above its successor {next} at {}",
+                rank(&hits, at) + 1,
+                rank(&hits, next) + 1
+            );
+            at = next;
+        }
     }
 }
