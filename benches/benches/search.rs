@@ -10,7 +10,8 @@ use benches::corpus::Generator;
 use benches::engines::build_evidence_index;
 use benches::queries::{query_set, BenchQuery, Shape};
 use benches::vocab::Vocab;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 
 fn bench(c: &mut Criterion) {
     let sizes = benches::sizes_from_env(&[10_000, 100_000]);
@@ -53,13 +54,8 @@ fn bench(c: &mut Criterion) {
             let qs: Vec<&BenchQuery> = queries.iter().filter(|q| q.shape == shape).collect();
             let reqs: Vec<search::SearchRequest> =
                 qs.iter().map(|q| q.request(false, None)).collect();
-            let mut i = 0usize;
-            g.bench_function(shape.as_str(), |b| {
-                b.iter(|| {
-                    let r = &reqs[i % reqs.len()];
-                    i += 1;
-                    black_box(index.search(r).map(|r| r.hits.len()).unwrap_or(0))
-                })
+            cycle(&mut g, shape.as_str(), &reqs, |r| {
+                index.search(r).map(|r| r.hits.len()).unwrap_or(0)
             });
         }
         g.finish();
@@ -80,13 +76,8 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .map(|q| q.request(highlight, Some(facets)))
                 .collect();
-            let mut i = 0usize;
-            g.bench_function(name, |b| {
-                b.iter(|| {
-                    let r = &reqs[i % reqs.len()];
-                    i += 1;
-                    black_box(index.search(r).map(|r| r.hits.len()).unwrap_or(0))
-                })
+            cycle(&mut g, name, &reqs, |r| {
+                index.search(r).map(|r| r.hits.len()).unwrap_or(0)
             });
         }
         g.finish();
@@ -124,53 +115,46 @@ fn bench_suggest(c: &mut Criterion, label: &str, index: &search::SearchIndex, fe
     let mut g = c.benchmark_group(format!("suggest/{label}"));
     for len in [1usize, 2, 3, 5] {
         let prefixes: Vec<String> = words.iter().map(|w| w[..len].to_string()).collect();
-        let mut i = 0usize;
-        g.bench_function(format!("complete_{len}_letters"), |b| {
-            b.iter(|| {
-                let p = &prefixes[i % prefixes.len()];
-                i += 1;
-                black_box(suggester.complete(p, 8).len())
-            })
+        cycle(&mut g, &format!("complete_{len}_letters"), &prefixes, |p| {
+            suggester.complete(p, 8).len()
         });
     }
     let spaced: Vec<String> = words.iter().map(|w| format!("{w} ")).collect();
-    let mut i = 0usize;
-    g.bench_function("complete_word_and_space", |b| {
-        b.iter(|| {
-            let p = &spaced[i % spaced.len()];
-            i += 1;
-            black_box(suggester.complete(p, 8).len())
-        })
+    cycle(&mut g, "complete_word_and_space", &spaced, |p| {
+        suggester.complete(p, 8).len()
     });
+    // Each query with its third character dropped ("asthma inhalers" -> "ashma inhalers").
     let typos: Vec<String> = few
         .iter()
-        .map(|q| {
-            let mut t = q.text.clone();
-            if let Some(at) = t.find(|c: char| c.is_ascii_alphabetic()).map(|a| a + 2) {
-                if t.is_char_boundary(at) && t.is_char_boundary(at + 1) && at + 1 < t.len() {
-                    t.remove(at);
-                }
-            }
-            t
-        })
+        .filter(|q| q.text.is_ascii() && q.text.len() > 3)
+        .map(|q| format!("{}{}", &q.text[..2], &q.text[3..]))
         .collect();
-    for (name, qs) in [
-        (
-            "correct_known",
-            few.iter().map(|q| q.text.clone()).collect::<Vec<_>>(),
-        ),
-        ("correct_typo", typos),
-    ] {
-        let mut i = 0usize;
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let q = &qs[i % qs.len()];
-                i += 1;
-                black_box(suggester.correct_query(q).is_some())
-            })
-        });
+    let known: Vec<String> = few.iter().map(|q| q.text.clone()).collect();
+    for (name, qs) in [("correct_known", &known), ("correct_typo", &typos)] {
+        cycle(&mut g, name, qs, |q| suggester.correct_query(q).is_some());
     }
     g.finish();
+}
+
+/// Benchmarks `f` over `inputs` in turn, so that no single input is measured warm.
+fn cycle<T, R>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    inputs: &[T],
+    mut f: impl FnMut(&T) -> R,
+) {
+    if inputs.is_empty() {
+        eprintln!("skipping {name}: no inputs");
+        return;
+    }
+    let mut i = 0usize;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let x = &inputs[i % inputs.len()];
+            i += 1;
+            black_box(f(x))
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -399,8 +399,9 @@ impl Engine for TantivyRaw {
 
 /// SQLite FTS5 (rusqlite, bundled SQLite) with the `porter unicode61` tokenizer (stemming, no stop
 /// words, no UK/US folding) and bm25 ranking with the engine's column weights (title, abstract,
-/// mesh, keywords from `RankingParams::default()`), set as the table's `rank`. Filters are UNINDEXED columns checked on
-/// each match; facet counts are a second `GROUP BY evidence` query over the same match.
+/// mesh, keywords from `RankingParams::default()`), set as the table's `rank`. Filters are
+/// UNINDEXED columns checked on each match; facet counts are a second `GROUP BY evidence` query
+/// over the same match.
 pub struct Sqlite {
     conn: rusqlite::Connection,
 }

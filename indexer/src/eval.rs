@@ -354,12 +354,13 @@ impl BeirSet {
         let records: Vec<Record> = corpus
             .into_iter()
             .map(|d| {
-                let (title, text) = match d.title.trim().is_empty() {
-                    false => (d.title, d.text),
-                    true => match recover_titles.then(|| recover_title(&d.text)).flatten() {
-                        Some(split) => split,
-                        None => (NO_TITLE.to_string(), d.text),
-                    },
+                let (title, text) = if !d.title.trim().is_empty() {
+                    (d.title, d.text)
+                } else if let Some(split) = recover_titles.then(|| recover_title(&d.text)).flatten()
+                {
+                    split
+                } else {
+                    (NO_TITLE.to_string(), d.text)
                 };
                 let mut r = Record::new("beir", &d.id, &title);
                 // The judgements name the corpus ids, so the record id is the bare corpus id.
