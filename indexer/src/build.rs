@@ -21,6 +21,9 @@ pub struct BuildOptions {
     /// Merge the new generation into one segment before it goes live (see
     /// `IndexConfig::compact_after_build`).
     pub compact: bool,
+    /// The sentence-embedding model (`[index] semantic_model`): each record is embedded as it
+    /// is indexed, for re-ranking by meaning. `None` builds a text-only index.
+    pub encoder: Option<std::sync::Arc<search::semantic::Encoder>>,
 }
 
 impl Default for BuildOptions {
@@ -29,6 +32,7 @@ impl Default for BuildOptions {
             memory_bytes: crate::config::default_memory_mb() << 20,
             keep_generations: 3,
             compact: true,
+            encoder: None,
         }
     }
 }
@@ -118,7 +122,8 @@ where
     gens.clean_incomplete()?;
     let (generation, dir) = gens.begin()?;
     let result = (|| {
-        let index = SearchIndex::create(&dir, params.clone())?;
+        let mut index = SearchIndex::create(&dir, params.clone())?;
+        index.set_encoder(opts.encoder.clone());
         let mut builder = index.builder(opts.memory_bytes)?;
         progress.phase("build", expected.unwrap_or(0));
         let mut added = 0u64;

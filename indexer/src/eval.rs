@@ -78,6 +78,9 @@ pub struct EvalOptions {
     /// Recover titles folded into the text of documents with an empty title (see
     /// [`recover_title`]); on by default.
     pub recover_titles: bool,
+    /// A sentence-embedding model: the corpus is embedded and searches re-rank by meaning, as
+    /// the engine does with `[index] semantic_model`.
+    pub encoder: Option<std::sync::Arc<search::semantic::Encoder>>,
 }
 
 impl EvalOptions {
@@ -92,6 +95,7 @@ impl EvalOptions {
             thesaurus: None,
             memory_bytes: EVAL_MEMORY_BYTES,
             recover_titles: true,
+            encoder: None,
         }
     }
 }
@@ -340,6 +344,17 @@ impl BeirSet {
         memory_bytes: usize,
         recover_titles: bool,
     ) -> Result<Self, EvalError> {
+        Self::load_with(beir_dir, split, memory_bytes, recover_titles, None)
+    }
+
+    /// [`BeirSet::load`], embedding the corpus with `encoder` when given.
+    pub fn load_with(
+        beir_dir: &Path,
+        split: &str,
+        memory_bytes: usize,
+        recover_titles: bool,
+        encoder: Option<std::sync::Arc<search::semantic::Encoder>>,
+    ) -> Result<Self, EvalError> {
         let qrels = read_qrels(&beir_dir.join("qrels").join(format!("{split}.tsv")))?;
         if qrels.is_empty() {
             return Err(EvalError::Empty(format!("no judgements in split {split}")));
@@ -369,7 +384,8 @@ impl BeirSet {
                 r
             })
             .collect();
-        let index = SearchIndex::create_in_ram(RankingParams::default())?;
+        let mut index = SearchIndex::create_in_ram(RankingParams::default())?;
+        index.set_encoder(encoder);
         let mut builder = index.builder(memory_bytes)?;
         let (_, rejected) = builder.add(records, false)?;
         if let Some((id, why)) = rejected.first() {
@@ -457,11 +473,12 @@ impl BeirSet {
 ///
 /// This is what `indexer eval --beir DIR [--split dev|test] [--run FILE] [--json]` calls.
 pub fn evaluate(opts: &EvalOptions) -> Result<EvalReport, EvalError> {
-    let mut set = BeirSet::load(
+    let mut set = BeirSet::load_with(
         &opts.beir_dir,
         &opts.split,
         opts.memory_bytes,
         opts.recover_titles,
+        opts.encoder.clone(),
     )?;
     let runs = set.run(&opts.params, opts.thesaurus.as_ref())?;
     if let Some(path) = &opts.run_file {

@@ -98,6 +98,10 @@ enum Command {
         /// NLM MeSH descriptor XML whose entry terms expand queries.
         #[arg(long)]
         mesh: Option<PathBuf>,
+        /// A sentence-transformers model folder (all-MiniLM-L6-v2): embed the corpus and re-rank
+        /// by meaning, as `[index] semantic_model` does (default: the config's setting).
+        #[arg(long, env = "EVIDENCE_SEMANTIC_MODEL")]
+        semantic_model: Option<PathBuf>,
         /// Keep the text of documents with an empty title whole, instead of recovering a title
         /// that ends at the word `abstract` near its start (NFCorpus's preprocessed dump).
         #[arg(long)]
@@ -206,7 +210,14 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
     if let Some(d) = cli.data {
         config.server.data = d;
     }
-    let opts = config.index.build_options();
+    let mut opts = config.index.build_options();
+    // The model is read only by the commands that index or evaluate.
+    if matches!(cli.command, Command::Build { .. }) {
+        opts.encoder = config
+            .index
+            .encoder()
+            .context("loading [index] semantic_model")?;
+    }
     match cli.command {
         Command::Harvest { sources, full } => {
             let selected: Vec<_> = if sources.is_empty() {
@@ -399,8 +410,22 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             baseline,
             mesh,
             no_title_recovery,
+            semantic_model,
         } => {
             let mut opts = indexer::eval::EvalOptions::new(&beir, &split);
+            if let Some(dir) = semantic_model.or(config.index.semantic_model.clone()) {
+                if !baseline {
+                    let started = std::time::Instant::now();
+                    opts.encoder = Some(std::sync::Arc::new(
+                        search::semantic::Encoder::load(&dir)
+                            .with_context(|| format!("loading the model in {}", dir.display()))?,
+                    ));
+                    tracing::info!(
+                        took_ms = started.elapsed().as_millis() as u64,
+                        "semantic model loaded"
+                    );
+                }
+            }
             opts.run_file = run;
             opts.recover_titles = !no_title_recovery;
             opts.params = if baseline {

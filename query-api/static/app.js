@@ -184,6 +184,7 @@
     if (h.retracted) flag('f-retracted', 'Retracted');
     if (h.superseded_by) flag('f-superseded', 'Superseded');
     if (h.sample) flag('f-sample', 'Sample, not evidence');
+    if (h.by_meaning_only) flag('f-meaning', 'Related by meaning: none of your words');
     if (h.audience === 'patient') flag('f-patient', 'For patients');
     if (h.open_access) flag('f-oa', 'Free full text');
     // The highlighted title is used only if it reads exactly as the plain title.

@@ -82,6 +82,7 @@ async fn hostile_app(max_export: usize) -> HostileApp {
                 memory_bytes: 32 << 20,
                 keep_generations: 2,
                 compact: false,
+                encoder: None,
             },
             std::iter::once(Ok::<_, std::convert::Infallible>(records)),
             Some(n),

@@ -131,6 +131,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
         memory_bytes: memory_mb << 20,
         keep_generations: 2,
         compact: !has(args, "--no-compact"),
+        encoder: None,
     };
     let batch = 5_000u64;
     let mut next = 0u64;

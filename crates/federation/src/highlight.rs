@@ -158,6 +158,7 @@ impl Highlighter {
             snippet_html,
             reading_grade,
             explain: None,
+            by_meaning_only: false,
         }
     }
 
@@ -183,6 +184,7 @@ impl Highlighter {
                     snippet_html,
                     reading_grade: parts.reading_grade,
                     explain: parts.explain,
+                    by_meaning_only: parts.by_meaning_only,
                 }
             }
             None => self.remote_hit(merged.record, merged.score),

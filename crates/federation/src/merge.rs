@@ -112,6 +112,8 @@ pub struct LocalParts {
     pub reading_grade: Option<f32>,
     /// Score explanation.
     pub explain: Option<Explanation>,
+    /// Found by meaning alone (see `search::Hit::by_meaning_only`).
+    pub by_meaning_only: bool,
 }
 
 /// One fused hit.
@@ -177,6 +179,7 @@ pub fn merge(input: MergeInput, fusion: Fusion, sort: Sort) -> Merged {
                 snippet_html: h.snippet_html,
                 reading_grade: h.reading_grade,
                 explain: h.explain,
+                by_meaning_only: h.by_meaning_only,
             }),
             record: h.record,
             list: 0,
@@ -579,6 +582,7 @@ mod tests {
             snippet_html: String::new(),
             reading_grade: None,
             explain: None,
+            by_meaning_only: false,
         }
     }
 

@@ -114,6 +114,9 @@ pub struct Hit {
     pub reading_grade: Option<f32>,
     /// The score broken into its parts, when asked.
     pub explain: Option<Explanation>,
+    /// Found by meaning alone (semantic search): the record contains none of the query's
+    /// words, so it is shown as related, not as a match.
+    pub by_meaning_only: bool,
 }
 
 /// On one page, a version of a guideline never stands above the version that replaced it: a
@@ -151,6 +154,10 @@ pub struct Explanation {
     /// BM25 over the weighted fields, with the proximity bonus for the best-ranked records
     /// ([`PROXIMITY_WINDOW`]).
     pub text: f32,
+    /// Re-ranking by meaning, for a record in the semantic window: the text score is then
+    /// `(1 − weight) × text + weight × cosine × scale` before the priors multiply it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<SemanticPart>,
     /// The evidence-level multiplier.
     pub evidence_prior: f32,
     /// The recency multiplier.
@@ -161,6 +168,19 @@ pub struct Explanation {
     pub total: f32,
     /// tantivy's explanation of the text score.
     pub text_details: serde_json::Value,
+}
+
+/// The semantic part of a hit's score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SemanticPart {
+    /// Cosine similarity of the query's and the record's sentence embeddings.
+    pub cosine: f32,
+    /// The best text score in the re-ranked window, which puts the cosine on the text's scale.
+    pub scale: f32,
+    /// [`RankingParams::semantic_weight`].
+    pub weight: f32,
+    /// The record matches the query's words (false: found by meaning alone).
+    pub words_matched: bool,
 }
 
 /// What a search returns.
@@ -195,6 +215,11 @@ pub struct SearchIndex {
     merged_keys: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Each segment's per-document priors under `params` as of a day (see [`PriorTables`]).
     priors: std::sync::Mutex<PriorTables>,
+    /// The sentence-embedding model: records are embedded as they are indexed, and plain
+    /// free-text searches re-rank their best matches by meaning ([`RankingParams::semantic_weight`]).
+    encoder: Option<Arc<semantic::Encoder>>,
+    /// Each segment's record vectors, read on its first search by meaning.
+    vectors: std::sync::Mutex<crate::meaning::VectorTables>,
     path: Option<PathBuf>,
 }
 
@@ -284,6 +309,8 @@ impl SearchIndex {
             compacting: std::sync::atomic::AtomicBool::new(false),
             merged_keys: Default::default(),
             priors: Default::default(),
+            encoder: None,
+            vectors: Default::default(),
             path,
         })
     }
@@ -388,6 +415,39 @@ impl SearchIndex {
             .collect();
         guard.by_segment.clone_from(&live);
         live
+    }
+
+    /// Sets or clears the sentence-embedding model. Records indexed from then on carry their
+    /// embedding; searches re-rank by meaning only the records that have one.
+    pub fn set_encoder(&mut self, encoder: Option<Arc<semantic::Encoder>>) {
+        self.encoder = encoder;
+    }
+
+    /// The vector tables of `searcher`'s segments, reading the missing ones.
+    fn vector_tables(&self, searcher: &Searcher) -> crate::meaning::VectorTables {
+        let mut guard = match self.vectors.lock() {
+            Ok(g) => g,
+            // Tables are inserted whole: a panic while reading one leaves no wrong table.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let live: crate::meaning::VectorTables = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| {
+                let table = guard
+                    .get(&seg.segment_id())
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(crate::meaning::SegmentVectors::read(seg)));
+                (seg.segment_id(), table)
+            })
+            .collect();
+        guard.clone_from(&live);
+        live
+    }
+
+    /// The sentence-embedding model, if one is set.
+    pub fn encoder(&self) -> Option<&Arc<semantic::Encoder>> {
+        self.encoder.as_ref()
     }
 
     /// Sets or clears the thesaurus used to expand free-text queries with synonyms (MeSH entry
@@ -579,6 +639,7 @@ impl SearchIndex {
         Ok(IndexBuilder {
             writer,
             fields: self.fields,
+            encoder: self.encoder.clone(),
         })
     }
 
@@ -689,6 +750,24 @@ impl SearchIndex {
         let text_query = compiled.query;
         let proximity = compiled.proximity.filter(|_| req.sort == Sort::Relevance);
         let mut interpreted = compiled.interpreted;
+        // Re-ranking by meaning: plain free text ranked by relevance, with a model configured.
+        let semantic_query = match &self.encoder {
+            Some(enc)
+                if req.sort == Sort::Relevance
+                    && self.params.semantic_weight > 0.0
+                    && self.params.semantic_window > 0
+                    && !compiled.plain_terms.is_empty() =>
+            {
+                match enc.embed(&req.q) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "query not embedded: ranked by its words only");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let searcher = self.searcher();
         // The query that ranks: the typed one, or with pseudo-relevance feedback terms added. The
         // typed one alone builds the snippets.
@@ -711,6 +790,31 @@ impl SearchIndex {
             }
             other => other.as_ref().map(|q| q.box_clone()),
         };
+        // The records closest in meaning join the matches (with a text score of 0).
+        let vectors = semantic_query
+            .as_ref()
+            .map(|_| self.vector_tables(&searcher));
+        let neighbours = match (&semantic_query, &vectors) {
+            (Some(qv), Some(tables)) => crate::meaning::nearest(
+                &searcher,
+                tables,
+                qv,
+                self.params.semantic_neighbours.min(MAX_RESULT_WINDOW),
+                self.params.semantic_min_similarity,
+            ),
+            _ => Vec::new(),
+        };
+        let rank_query = match rank_query {
+            Some(q) if !neighbours.is_empty() => {
+                let docs: Box<dyn Query> =
+                    Box::new(crate::meaning::DocsQuery::new(&searcher, &neighbours));
+                Some(Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, q),
+                    (Occur::Should, docs),
+                ])) as Box<dyn Query>)
+            }
+            other => other,
+        };
         let filters = self.filter_queries(&req.filters);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         match rank_query.as_ref() {
@@ -731,11 +835,22 @@ impl SearchIndex {
         // Shared by the collector and the re-ranking of the proximity window.
         let tables = Arc::new(self.prior_tables(&searcher, today));
         let rerank_tables = Arc::clone(&tables);
-        // With a proximity bonus, the window (or the whole page, if deeper) is collected from
-        // the top, re-ranked, and the page cut from it.
-        let (collect, skip) = match proximity {
-            Some(_) => ((req.offset + req.limit).max(PROXIMITY_WINDOW), 0),
-            None => (req.limit.max(1), req.offset),
+        // With a proximity bonus or re-ranking by meaning, the window (or the whole page, if
+        // deeper) is collected from the top, re-ranked, and the page cut from it.
+        let proximity_window = if proximity.is_some() {
+            PROXIMITY_WINDOW
+        } else {
+            0
+        };
+        let semantic_window = if semantic_query.is_some() {
+            self.params.semantic_window.min(MAX_RESULT_WINDOW)
+        } else {
+            0
+        };
+        let window = proximity_window.max(semantic_window);
+        let (collect, skip) = match window {
+            0 => (req.limit.max(1), req.offset),
+            w => ((req.offset + req.limit).max(w), 0),
         };
         let top = TopDocs::with_limit(collect).and_offset(skip).tweak_score(
             move |seg: &SegmentReader| {
@@ -773,12 +888,57 @@ impl SearchIndex {
         if let Some(bonus) = &proximity {
             let window = top_docs.len().min(PROXIMITY_WINDOW);
             add_bonus(&searcher, &**bonus, &rerank_tables, &mut top_docs[..window])?;
-            top_docs = top_docs.into_iter().skip(req.offset).collect();
             if req.explain {
                 with_bonus = rank_query
                     .as_ref()
                     .map(|q| crate::query::with_bonus(q.box_clone(), bonus.box_clone()));
             }
+        }
+        let mut semantic_parts = std::collections::HashMap::new();
+        if let (Some(qv), Some(vectors)) = (&semantic_query, &vectors) {
+            // The window, with the neighbours that match (pass the filters) but were not
+            // collected in it, moved up from deeper or scored now.
+            let w = top_docs.len().min(semantic_window);
+            let in_window: std::collections::HashSet<DocAddress> =
+                top_docs[..w].iter().map(|(_, a)| *a).collect();
+            let near: Vec<DocAddress> = neighbours.iter().map(|(a, _)| *a).collect();
+            // Every neighbour that passes the filters, with its text score (0: none of the words).
+            let passing =
+                crate::meaning::score_matching(&searcher, &*query, &rerank_tables, &near)?;
+            let without_words = passing.iter().filter(|(s, _)| *s == 0.0).count();
+            if !passing.is_empty() {
+                interpreted.expansions.push(crate::query::Expansion {
+                    term: req.q.clone(),
+                    variants: vec![format!(
+                        "{} records close in meaning, {without_words} of them without the words",
+                        passing.len()
+                    )],
+                    reason: "semantic search",
+                });
+            }
+            let joining: Vec<(f64, DocAddress)> = passing
+                .into_iter()
+                .filter(|(_, a)| !in_window.contains(a))
+                .collect();
+            let joined: std::collections::HashSet<DocAddress> =
+                joining.iter().map(|(_, a)| *a).collect();
+            let rest: Vec<(f64, DocAddress)> = top_docs
+                .drain(w..)
+                .filter(|(_, a)| !joined.contains(a))
+                .collect();
+            top_docs.extend(joining);
+            semantic_parts = crate::meaning::rerank(
+                &searcher,
+                vectors,
+                &rerank_tables,
+                qv,
+                self.params.semantic_weight,
+                &mut top_docs,
+            );
+            top_docs.extend(rest);
+        }
+        if window > 0 {
+            top_docs = top_docs.into_iter().skip(req.offset).collect();
         }
         let bonus_until = PROXIMITY_WINDOW.saturating_sub(req.offset);
 
@@ -829,16 +989,28 @@ impl SearchIndex {
                     Some(q) => q.explain(&searcher, addr).ok(),
                     None => None,
                 };
-                let text_score = text.as_ref().map(|e| e.value()).unwrap_or(1.0);
+                // A record found by meaning alone matches none of the words: text score 0.
+                let no_words = if semantic_parts.contains_key(&addr) {
+                    0.0
+                } else {
+                    1.0
+                };
+                let text_score = text.as_ref().map(|e| e.value()).unwrap_or(no_words);
                 let (ev, rec, trust, _) = PriorScorer::new(
                     searcher.segment_reader(addr.segment_ord),
                     &self.params,
                     today,
                 )
                 .parts(addr.doc_id);
-                let total = text_score * (ev * rec * trust);
+                let semantic = semantic_parts.get(&addr).copied();
+                let relevance = match semantic {
+                    Some(s) => (1.0 - s.weight) * text_score + s.weight * s.cosine * s.scale,
+                    None => text_score,
+                };
+                let total = relevance * (ev * rec * trust);
                 let ex = req.explain.then(|| Explanation {
                     text: text_score,
+                    semantic,
                     evidence_prior: ev,
                     recency: rec,
                     trust,
@@ -851,7 +1023,9 @@ impl SearchIndex {
             } else {
                 (tweaked as f32, None)
             };
+            let by_meaning_only = semantic_parts.get(&addr).is_some_and(|p| !p.words_matched);
             hits.push(Hit {
+                by_meaning_only,
                 record,
                 score,
                 title_html,
@@ -1101,6 +1275,7 @@ fn lead(text: &str, max: usize) -> String {
 pub struct IndexBuilder {
     writer: IndexWriter,
     fields: Fields,
+    encoder: Option<Arc<semantic::Encoder>>,
 }
 
 impl IndexBuilder {
@@ -1113,12 +1288,22 @@ impl IndexBuilder {
         replace: bool,
     ) -> Result<(u64, Vec<(String, String)>), SearchError> {
         let fields = self.fields;
+        let encoder = self.encoder.as_deref();
         let converted: Vec<Result<TantivyDocument, (String, String)>> = records
             .into_par_iter()
             .map(|mut r| {
                 r.normalise();
                 r.validate().map_err(|e| (r.id.clone(), e.to_string()))?;
-                Ok(to_document(&fields, &r))
+                let mut doc = to_document(&fields, &r);
+                if let Some(enc) = encoder {
+                    // A record the model cannot embed is still indexed and found by its words;
+                    // it is only left out of re-ranking by meaning.
+                    match enc.embed(&crate::schema::embedding_text(&r)) {
+                        Ok(v) => doc.add_bytes(fields.embedding, &semantic::quantize(&v)),
+                        Err(e) => tracing::warn!(id = %r.id, error = %e, "record not embedded"),
+                    }
+                }
+                Ok(doc)
             })
             .collect();
         let mut added = 0;
@@ -1184,29 +1369,9 @@ fn add_bonus(
     let weight = bonus.weight(tantivy::query::EnableScoring::enabled_from_searcher(
         searcher,
     ))?;
-    // Scorers only move forward: visit the hits segment by segment, in document order.
     hits.sort_unstable_by_key(|&(_, addr)| addr);
-    let mut start = 0;
-    while start < hits.len() {
-        let ord = hits[start].1.segment_ord;
-        let end = start + hits[start..].partition_point(|(_, a)| a.segment_ord == ord);
-        let reader = searcher.segment_reader(ord);
-        let prior = tables.get(&reader.segment_id());
-        let mut scorer = weight.scorer(reader, 1.0)?;
-        for (score, addr) in &mut hits[start..end] {
-            if scorer.doc() < addr.doc_id {
-                scorer.seek(addr.doc_id);
-            }
-            if scorer.doc() == addr.doc_id {
-                let p = prior
-                    .and_then(|t| t.get(addr.doc_id as usize))
-                    .copied()
-                    .unwrap_or(1.0);
-                *score += (scorer.score() * p) as f64;
-            }
-        }
-        start = end;
-    }
+    let addrs: Vec<DocAddress> = hits.iter().map(|&(_, a)| a).collect();
+    crate::meaning::score_sorted(searcher, &*weight, tables, &addrs, |i, s| hits[i].0 += s)?;
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(())
 }
@@ -1359,6 +1524,7 @@ mod tests {
                 snippet_html: String::new(),
                 reading_grade: None,
                 explain: None,
+                by_meaning_only: false,
             }
         };
         let check = |page: &[(&str, Option<&str>)], expect: &[&str]| {

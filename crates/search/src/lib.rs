@@ -23,6 +23,7 @@ pub mod facets;
 pub mod generations;
 mod index;
 mod maintenance;
+mod meaning;
 pub mod query;
 pub mod ranking;
 pub mod readability;
@@ -35,10 +36,12 @@ pub use facets::{FacetCount, Facets};
 pub use generations::Generations;
 pub use index::{
     escape_html, Explanation, Filters, Hit, IndexBuilder, SearchIndex, SearchRequest,
-    SearchResults, Sort, MAX_RESULT_WINDOW,
+    SearchResults, SemanticPart, Sort, MAX_RESULT_WINDOW,
 };
 pub use query::{Interpreted, MAX_QUERY_CHARS};
 pub use ranking::{EvidencePriors, RankingParams};
+/// The sentence-embedding model used for re-ranking by meaning.
+pub use semantic;
 
 /// Errors of the search core.
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,17 @@ pub struct Fields {
     pub members: Field,
     /// The whole record as JSON, stored only.
     pub record: Field,
+    /// The record's sentence embedding ([`semantic::quantize`]d), when the index was built with
+    /// a semantic model; absent otherwise.
+    pub embedding: Field,
+}
+
+/// The text a record's sentence embedding is computed from: its title and abstract.
+pub fn embedding_text(r: &Record) -> String {
+    match r.abstract_text.as_deref() {
+        Some(a) if !a.is_empty() => format!("{}. {}", r.title, a),
+        _ => r.title.clone(),
+    }
 }
 
 /// Flag bit: the record is retracted.
@@ -96,6 +107,7 @@ pub fn build_schema() -> (Schema, Fields) {
         keys: b.add_text_field("keys", STRING),
         members: b.add_text_field("members", STRING),
         record: b.add_text_field("record", STORED),
+        embedding: b.add_bytes_field("embedding", FAST),
     };
     (b.build(), fields)
 }

@@ -8,3 +8,4 @@ mod common;
 mod evidence_order;
 mod federated_api;
 mod search_api;
+mod semantic_api;
