@@ -359,33 +359,9 @@ impl Jobs {
         let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
             let cfg = st.config();
             if full {
-                let mut opts = cfg.index.build_options();
-                opts.encoder = st.encoder();
-                let empty = st.store().count_live().map_err(|e| e.to_string())? == 0;
-                let report = if empty {
-                    // Nothing harvested yet: rebuild the starter corpus rather than go live with
-                    // an empty index.
-                    let records = indexer::starter::records()?;
-                    let n = records.len() as u64;
-                    indexer::build_generation(
-                        st.generations(),
-                        &cfg.ranking,
-                        &opts,
-                        std::iter::once(Ok::<_, String>(records)),
-                        Some(n),
-                        &progress,
-                    )
-                } else {
-                    indexer::store_build::build_from_store(
-                        st.store(),
-                        st.generations(),
-                        &cfg.ranking,
-                        &opts,
-                        cfg.index.batch,
-                        &progress,
-                    )
-                }
-                .map_err(|e| e.to_string())?;
+                // Nothing harvested yet: the starter corpus is rebuilt rather than an empty
+                // index going live.
+                let report = st.full_build(&progress).map_err(|e| e.to_string())?;
                 st.load_generation(report.generation).map_err(|e| e.to_string())?;
                 Ok(json!({"mode": "full", "generation": report.generation, "documents": report.documents, "rejected": report.rejected.len(), "records_per_s": report.records_per_s, "compact": report.compact, "compact_error": report.compact_error}))
             } else {

@@ -255,33 +255,75 @@ impl AppState {
                 "removed half-built index generations left by an earlier run"
             );
         }
+        let build = || {
+            let state = self.clone();
+            async move {
+                let report = tokio::task::spawn_blocking(move || {
+                    state.full_build(&indexer::Progress::default())
+                })
+                .await??;
+                anyhow::Ok(report.generation)
+            }
+        };
         let live = match gens.live()? {
             Some(n) => n,
             None => {
-                tracing::info!(
-                    "no index yet: building one from the starter corpus (sample records)"
-                );
-                let config = self.0.config.clone();
-                let state = self.clone();
-                tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-                    let records = indexer::starter::records().map_err(anyhow::Error::msg)?;
-                    let n = records.len() as u64;
-                    let mut opts = config.index.build_options();
-                    opts.encoder = state.encoder();
-                    let report = indexer::build_generation(
-                        &gens,
-                        &config.ranking,
-                        &opts,
-                        std::iter::once(Ok::<_, std::convert::Infallible>(records)),
-                        Some(n),
-                        &indexer::Progress::default(),
-                    )?;
-                    Ok(report.generation)
-                })
-                .await??
+                tracing::info!("no index yet: building one (the starter corpus's sample records when nothing is harvested)");
+                build().await?
             }
         };
-        self.load_generation(live)
+        match self.load_generation(live) {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<search::SearchError>(),
+                    Some(search::SearchError::SchemaMismatch(_))
+                ) =>
+            {
+                // An index written by an earlier version: rebuild it from the records rather
+                // than refuse to start. The old generation stays on disk until pruned.
+                tracing::warn!(generation = live, error = %e, "the live index has an older schema; rebuilding it");
+                let n = build().await?;
+                self.load_generation(n)
+            }
+            other => other,
+        }
+    }
+
+    /// A full build into a new generation, made live on disk: from the record store, or from
+    /// the starter corpus (sample records) when nothing has been harvested.
+    pub fn full_build(
+        &self,
+        progress: &indexer::Progress,
+    ) -> Result<indexer::BuildReport, indexer::BuildError> {
+        let cfg = self.config();
+        let mut opts = cfg.index.build_options();
+        opts.encoder = self.encoder();
+        let empty = self
+            .store()
+            .count_live()
+            .map_err(|e| indexer::BuildError::Source(e.to_string()))?
+            == 0;
+        if empty {
+            let records = indexer::starter::records().map_err(indexer::BuildError::Source)?;
+            let n = records.len() as u64;
+            indexer::build_generation(
+                self.generations(),
+                &cfg.ranking,
+                &opts,
+                std::iter::once(Ok::<_, std::convert::Infallible>(records)),
+                Some(n),
+                progress,
+            )
+        } else {
+            indexer::store_build::build_from_store(
+                self.store(),
+                self.generations(),
+                &cfg.ranking,
+                &opts,
+                cfg.index.batch,
+                progress,
+            )
+        }
     }
 
     /// Follows the live pointer: when a build or rollback promotes another generation, load it.

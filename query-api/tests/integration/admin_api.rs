@@ -478,3 +478,37 @@ async fn searches_feed_staff_analytics_without_personal_data() {
         "phone-like numbers are masked"
     );
 }
+
+/// A live index written by an earlier version, with another schema, is rebuilt at start-up
+/// instead of stopping the server.
+#[tokio::test]
+async fn an_index_with_an_older_schema_is_rebuilt_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = indexer::Config::default();
+    config.server.data = dir.path().to_path_buf();
+    config.index.memory_mb = 32;
+    let gens = search::Generations::open(&config.index_dir()).unwrap();
+    let (n, path) = gens.begin().unwrap();
+    {
+        // The schema of a much older engine: one stored title.
+        let mut b = tantivy::schema::Schema::builder();
+        b.add_text_field("title", tantivy::schema::TEXT | tantivy::schema::STORED);
+        let index = tantivy::Index::create_in_dir(&path, b.build()).unwrap();
+        let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        w.commit().unwrap();
+    }
+    gens.complete(n).unwrap();
+    gens.promote(n).unwrap();
+    assert!(matches!(
+        search::SearchIndex::open(&path, Default::default()),
+        Err(search::SearchError::SchemaMismatch(_))
+    ));
+
+    let state = query_api::AppState::new(config).unwrap();
+    state.prepare().await.expect("starts by rebuilding");
+    let live = state.live_generation().expect("a live generation");
+    assert_ne!(live, n, "a new generation");
+    let router = query_api::app(state);
+    let (status, v) = crate::common::get(&router, "/api/v1/search?q=asthma").await;
+    assert!(status.is_success() && v["total"].as_u64() > Some(0), "{v}");
+}
