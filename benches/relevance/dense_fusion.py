@@ -15,10 +15,13 @@ Fused score: a * text / best_text + (1 - a) * cosine. Results are in benches/REL
     python3 benches/relevance/dense_fusion.py --model DIR --beir ../shared/data/beir/nfcorpus \\
         --run /tmp/engine.run [--tokens 128]
 """
-import argparse, collections, json, math
+import argparse, collections, json, math, os
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
+# One BLAS thread per worker process: two processes already fill two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
 from scipy.special import erf
 
 ARGS = None
