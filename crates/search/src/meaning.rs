@@ -239,30 +239,29 @@ pub(crate) fn rerank(
             .unwrap_or(1.0);
         f64::from(p)
     };
-    let text = |score: f64, addr: DocAddress| -> f64 {
-        let p = prior(addr);
-        if p > 0.0 {
-            score / p
-        } else {
-            0.0
-        }
-    };
+    // Each hit's prior and text score (its score over its prior).
+    let parted: Vec<(f64, f64)> = hits
+        .iter()
+        .map(|&(score, addr)| {
+            let p = prior(addr);
+            (p, if p > 0.0 { score / p } else { 0.0 })
+        })
+        .collect();
     // With no word matched anywhere (a query only meaning finds), the cosine stands alone.
-    let best = match hits.iter().map(|&(s, a)| text(s, a)).fold(0.0f64, f64::max) {
+    let best = match parted.iter().map(|&(_, t)| t).fold(0.0f64, f64::max) {
         b if b > 0.0 => b,
         _ => 1.0,
     };
     let w = f64::from(weight.clamp(0.0, 1.0));
     let mut parts = HashMap::with_capacity(hits.len());
-    for (score, addr) in hits.iter_mut() {
+    for ((score, addr), &(p, t)) in hits.iter_mut().zip(&parted) {
         let seg = searcher.segment_reader(addr.segment_ord).segment_id();
         let cosine = vectors
             .get(&seg)
             .and_then(|v| v.get(addr.doc_id))
             .and_then(|v| semantic::dot(query, v));
         let Some(cosine) = cosine else { continue };
-        let t = text(*score, *addr);
-        *score = ((1.0 - w) * t + w * f64::from(cosine) * best) * prior(*addr);
+        *score = ((1.0 - w) * t + w * f64::from(cosine) * best) * p;
         parts.insert(
             *addr,
             SemanticPart {

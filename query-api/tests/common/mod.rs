@@ -15,11 +15,17 @@ pub struct TestApp {
     pub _dir: tempfile::TempDir,
 }
 
+/// The tests' configuration: data in `dir`, a small indexing budget, everything else default.
+pub fn test_config(dir: &std::path::Path) -> indexer::Config {
+    let mut config = indexer::Config::default();
+    config.server.data = dir.to_path_buf();
+    config.index.memory_mb = 32;
+    config
+}
+
 pub async fn starter_app() -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let config = test_config(dir.path());
     let state = AppState::new(config).expect("state");
     state.prepare().await.expect("prepare");
     TestApp {

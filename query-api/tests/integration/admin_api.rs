@@ -66,9 +66,7 @@ async fn app_with(
     dir: &std::path::Path,
     token: Option<&str>,
 ) -> (Router, AppState) {
-    let mut config = indexer::Config::default();
-    config.server.data = dir.to_path_buf();
-    config.index.memory_mb = 32;
+    let mut config = crate::common::test_config(dir);
     let mut src = harvest::SourceConfig::new(
         "pubmed",
         harvest::SourceKind::Pubmed,
@@ -372,9 +370,7 @@ async fn cancel_conflict_and_bad_bodies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_finds_interrupted_job_and_old_generation_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let config = crate::common::test_config(dir.path());
     {
         let state = AppState::with_admin_token(config.clone(), Some(TOKEN.into())).unwrap();
         state.prepare().await.unwrap();
@@ -484,9 +480,7 @@ async fn searches_feed_staff_analytics_without_personal_data() {
 #[tokio::test]
 async fn an_index_with_an_older_schema_is_rebuilt_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let config = crate::common::test_config(dir.path());
     let gens = search::Generations::open(&config.index_dir()).unwrap();
     let (n, path) = gens.begin().unwrap();
     {

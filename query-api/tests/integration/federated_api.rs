@@ -101,9 +101,7 @@ async fn stand_ins() -> (MockServer, Vec<SourceConfig>) {
 /// The starter corpus with these remote sources and this overall deadline.
 async fn app_with(sources: Vec<SourceConfig>, timeout_ms: u64) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let mut config = crate::common::test_config(dir.path());
     config.federation.timeout_ms = timeout_ms;
     config.sources = sources;
     let state = AppState::new(config).expect("state");

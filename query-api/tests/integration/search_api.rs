@@ -445,9 +445,7 @@ async fn misspelt_searches_offer_a_correction() {
 #[tokio::test]
 async fn a_configured_mesh_thesaurus_expands_queries() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let mut config = crate::common::test_config(dir.path());
     config.index.mesh_xml = Some(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mesh/descriptors.xml"),
     );
@@ -474,9 +472,7 @@ async fn a_configured_mesh_thesaurus_expands_queries() {
     assert!(text.contains("heart attack"), "{text}");
     // An unreadable file is logged and the server searches without synonyms.
     let dir2 = tempfile::tempdir().unwrap();
-    let mut config = indexer::Config::default();
-    config.server.data = dir2.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let mut config = crate::common::test_config(dir2.path());
     config.index.mesh_xml = Some(dir2.path().join("missing.xml"));
     let state = query_api::AppState::new(config).unwrap();
     state.prepare().await.unwrap();

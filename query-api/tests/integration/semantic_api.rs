@@ -13,9 +13,7 @@ async fn words_the_collection_lacks_find_related_records_marked_as_such() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = indexer::Config::default();
-    config.server.data = dir.path().to_path_buf();
-    config.index.memory_mb = 32;
+    let mut config = crate::common::test_config(dir.path());
     config.index.semantic_model = Some(model.into());
     let state = AppState::new(config).expect("state");
     // The starter corpus is embedded as it is indexed.
