@@ -1,6 +1,7 @@
 //! Search and record handlers and their response types (the wire format lives here, converted by
 //! hand from the search core's types).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
@@ -216,11 +217,12 @@ pub fn pairs(
         .map_err(|e| ApiError::param(format!("malformed query string: {}", e.body_text())))
 }
 
-/// Runs a local search on a blocking thread.
+/// Runs a local search on a blocking thread, with the spelling suggestion for its first page
+/// worked out in the same turn (one hop to the blocking pool per search, not two).
 pub async fn run_search(
     state: &AppState,
     p: &SearchParams,
-) -> Result<search::SearchResults, ApiError> {
+) -> Result<(search::SearchResults, Option<String>), ApiError> {
     let live = state.live()?;
     let req = search::SearchRequest {
         q: p.q.clone(),
@@ -232,10 +234,16 @@ pub async fn run_search(
         highlight: true,
         explain: p.explain,
     };
-    state
-        .run_blocking(move || live.index.search(&req))
+    let page = p.page;
+    let (res, did_you_mean) = state
+        .run_blocking(move || {
+            let res = live.index.search(&req)?;
+            let suggested = correction(&live.index, &req.q, page, res.total);
+            Ok::<_, search::SearchError>((res, suggested))
+        })
         .await?
-        .map_err(ApiError::from)
+        .map_err(ApiError::from)?;
+    Ok((res, did_you_mean))
 }
 
 /// The filters of a search as JSON, for the query log.
@@ -283,8 +291,8 @@ pub async fn search(
     let started = Instant::now();
     let p = SearchParams::parse(&pairs(q)?)?;
     let remote = crate::federated::sources_for(&state, &p)?;
-    let (query, total, hits, facets, sources) = if remote.is_empty() {
-        let res = run_search(&state, &p).await?;
+    let (query, total, hits, facets, sources, did_you_mean) = if remote.is_empty() {
+        let (res, did_you_mean) = run_search(&state, &p).await?;
         let local =
             crate::federated::SourceOut::local(started.elapsed().as_millis() as u64, res.total);
         let hits: Vec<HitOut> = res.hits.into_iter().map(HitOut::from_hit).collect();
@@ -294,6 +302,7 @@ pub async fn search(
             hits,
             res.facets.unwrap_or_default(),
             vec![local],
+            did_you_mean,
         )
     } else {
         let fed = crate::federated::run(&state, &p, &remote).await?;
@@ -302,10 +311,21 @@ pub async fn search(
             .into_iter()
             .map(|(h, sources)| HitOut::with_sources(h, sources))
             .collect();
-        (fed.query, fed.total, hits, fed.facets, fed.sources)
+        let local_total = fed
+            .sources
+            .first()
+            .and_then(|s| s.total)
+            .unwrap_or(fed.total);
+        let did_you_mean = suggestion(&state, &p, local_total).await;
+        (
+            fed.query,
+            fed.total,
+            hits,
+            fed.facets,
+            fed.sources,
+            did_you_mean,
+        )
     };
-    let local_total = sources.first().and_then(|s| s.total).unwrap_or(total);
-    let did_you_mean = suggestion(&state, &p, local_total).await;
     if p.page == 1 {
         state.querylog().log(crate::querylog::Entry {
             q: p.q.clone(),
@@ -338,26 +358,38 @@ pub const RARE_WORDS_BELOW: u64 = 20;
 /// being built in the background. Words in
 /// more than a couple of records are never corrected, so the common case costs a few lookups;
 /// when the search already finds [`RARE_WORDS_BELOW`] or more, only words absent from the index
-/// are (a rare real word is then likelier than a typo).
+/// are (a rare real word is then likelier than a typo). Runs on the blocking pool.
 async fn suggestion(state: &AppState, p: &SearchParams, local_total: u64) -> Option<String> {
     if p.page != 1 || p.q.trim().is_empty() {
         return None;
     }
     let live = state.live().ok()?;
     let q = p.q.clone();
+    let page = p.page;
     state
-        .run_blocking(move || {
-            let s = live.index.suggester_nonblocking()?;
-            if local_total < RARE_WORDS_BELOW {
-                s.correct_query(&q)
-            } else {
-                s.correct_unknown_words(&q)
-            }
-        })
+        .run_blocking(move || correction(&live.index, &q, page, local_total))
         .await
         .ok()
         .flatten()
-        .filter(|s| s.trim() != p.q.trim())
+}
+
+/// [`suggestion`]'s answer, worked out on the calling thread.
+fn correction(
+    index: &Arc<search::SearchIndex>,
+    q: &str,
+    page: usize,
+    local_total: u64,
+) -> Option<String> {
+    if page != 1 || q.trim().is_empty() {
+        return None;
+    }
+    let s = index.suggester_nonblocking()?;
+    let fixed = if local_total < RARE_WORDS_BELOW {
+        s.correct_query(q)
+    } else {
+        s.correct_unknown_words(q)
+    };
+    fixed.filter(|f| f.trim() != q.trim())
 }
 
 /// A record with the notices that apply to it.

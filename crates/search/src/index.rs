@@ -215,6 +215,8 @@ pub struct SearchIndex {
     merged_keys: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// Each segment's per-document priors under `params` as of a day (see [`PriorTables`]).
     priors: std::sync::Mutex<PriorTables>,
+    /// Each segment's facet values, one `u32` per document, read on its first faceted search.
+    facet_codes: std::sync::Mutex<SegmentTables<u32>>,
     /// The sentence-embedding model: records are embedded as they are indexed, and plain
     /// free-text searches re-rank their best matches by meaning ([`RankingParams::semantic_weight`]).
     encoder: Option<Arc<semantic::Encoder>>,
@@ -230,7 +232,51 @@ pub struct SearchIndex {
 #[derive(Default)]
 struct PriorTables {
     today: i64,
-    by_segment: std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
+    tables: SegmentTables<f32>,
+}
+
+/// One table per segment of the commit searched, built on a segment's first use and dropped
+/// once it is no longer searched.
+pub(crate) struct SegmentTables<T> {
+    by_segment: std::collections::HashMap<tantivy::index::SegmentId, Arc<[T]>>,
+}
+
+impl<T> Default for SegmentTables<T> {
+    fn default() -> Self {
+        SegmentTables {
+            by_segment: Default::default(),
+        }
+    }
+}
+
+impl<T> SegmentTables<T> {
+    /// The tables of `searcher`'s segments, building the missing ones with `build`; tables of
+    /// segments it no longer has are dropped.
+    pub(crate) fn for_searcher(
+        &mut self,
+        searcher: &Searcher,
+        mut build: impl FnMut(&SegmentReader) -> Arc<[T]>,
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<[T]>> {
+        let live: std::collections::HashMap<_, _> = searcher
+            .segment_readers()
+            .iter()
+            .map(|seg| {
+                let table = match self.by_segment.get(&seg.segment_id()) {
+                    Some(t) => Arc::clone(t),
+                    None => build(seg),
+                };
+                (seg.segment_id(), table)
+            })
+            .collect();
+        self.by_segment.clone_from(&live);
+        live
+    }
+}
+
+/// Locks a table cache. A panic while building cannot leave a wrong table behind (tables are
+/// inserted whole), so a poisoned cache is still sound.
+fn lock_tables<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Up to this many documents the suggestion vocabulary is built inline when missing (well under
@@ -309,6 +355,7 @@ impl SearchIndex {
             compacting: std::sync::atomic::AtomicBool::new(false),
             merged_keys: Default::default(),
             priors: Default::default(),
+            facet_codes: Default::default(),
             encoder: None,
             vectors: Default::default(),
             path,
@@ -389,32 +436,26 @@ impl SearchIndex {
                 })
                 .collect()
         };
-        let mut guard = match self.priors.lock() {
-            Ok(g) => g,
-            // A panic while building cannot leave a wrong table behind (tables are inserted
-            // whole), so the poisoned cache is still sound.
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut guard = lock_tables(&self.priors);
         if guard.today != today {
             *guard = PriorTables {
                 today,
-                by_segment: Default::default(),
+                tables: SegmentTables::default(),
             };
         }
-        let live: std::collections::HashMap<_, _> = searcher
-            .segment_readers()
-            .iter()
-            .map(|seg| {
-                let table = guard
-                    .by_segment
-                    .get(&seg.segment_id())
-                    .cloned()
-                    .unwrap_or_else(|| build(seg));
-                (seg.segment_id(), table)
-            })
-            .collect();
-        guard.by_segment.clone_from(&live);
-        live
+        guard.tables.for_searcher(searcher, build)
+    }
+
+    /// The [`crate::facets::FacetCodes`] of `searcher`'s segments, building the missing ones. A
+    /// segment whose columns cannot be read gets none, and its facets are counted from the
+    /// columns (which then say what is wrong).
+    fn facet_codes(
+        &self,
+        searcher: &Searcher,
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, crate::facets::FacetCodes> {
+        lock_tables(&self.facet_codes).for_searcher(searcher, |seg| {
+            crate::facets::facet_codes(seg).unwrap_or_else(|_| Arc::from(Vec::new()))
+        })
     }
 
     /// Sets or clears the sentence-embedding model. Records indexed from then on carry their
@@ -614,8 +655,10 @@ impl SearchIndex {
             self.compacting.store(false, Ordering::SeqCst);
             merged?;
             reloaded?;
-            // The merged segment's priors, ready before the first search needs them.
-            self.prior_tables(&self.searcher(), days_today());
+            // The merged segment's priors and facet values, ready before the first search.
+            let searcher = self.searcher();
+            self.prior_tables(&searcher, days_today());
+            self.facet_codes(&searcher);
         }
         Ok(ids.len())
     }
@@ -872,7 +915,8 @@ impl SearchIndex {
             },
         );
         let (mut top_docs, total, facets) = if req.facets {
-            let (t, c, f) = searcher.search(&*query, &(top, Count, FacetCollector))?;
+            let facets = FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher)));
+            let (t, c, f) = searcher.search(&*query, &(top, Count, facets))?;
             (t, c, Some(f))
         } else {
             let (t, c) = searcher.search(&*query, &(top, Count))?;

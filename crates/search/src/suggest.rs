@@ -113,7 +113,15 @@ pub struct Suggester {
     /// The best [`MAX_COMPLETIONS`] completions of every key of up to [`SHORT_KEY_CHARS`]
     /// characters that some phrase starts with, as [`Suggester::complete`] would rank them.
     short: HashMap<String, Vec<Suggestion>>,
+    /// Corrections already worked out, by (word, `max_df`): the automaton's walk of the
+    /// vocabulary is the costly part of a correction (a question's "what" or "does", absent from
+    /// a collection, was a twentieth of a search), and the same words recur across queries.
+    /// Cleared when full.
+    corrections: std::sync::Mutex<HashMap<(String, u32), Option<String>>>,
 }
+
+/// Corrections [`Suggester`] remembers before it starts again.
+const MEMO_CORRECTIONS: usize = 10_000;
 
 /// The fields of a stored record that suggestions read.
 #[derive(serde::Deserialize, Default)]
@@ -243,6 +251,7 @@ impl Suggester {
             spelling,
             phrases,
             short,
+            corrections: Default::default(),
         })
     }
 
@@ -281,6 +290,25 @@ impl Suggester {
         if df > max_df.min(RARE_DF) {
             return None;
         }
+        // A poisoned memo (a panic elsewhere while it was held) still holds whole entries.
+        let memo =
+            |m: std::sync::LockResult<_>| m.unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (word.to_string(), max_df);
+        if let Some(hit) = memo(self.corrections.lock()).get(&key) {
+            return hit.clone();
+        }
+        let fixed = self.search_correction(word, df, len);
+        let mut m = memo(self.corrections.lock());
+        if m.len() >= MEMO_CORRECTIONS {
+            m.clear();
+        }
+        m.insert(key, fixed.clone());
+        fixed
+    }
+
+    /// The closest frequent-enough word to `word` (in `df` records, `len` characters), by a walk
+    /// of the vocabulary's automaton.
+    fn search_correction(&self, word: &str, df: u32, len: usize) -> Option<String> {
         let max_dist = if df > 0 || len <= 5 { 1 } else { 2 };
         let target: Vec<char> = word.chars().collect();
         let mut best: Option<(usize, u32, String)> = None;
@@ -728,6 +756,29 @@ mod tests {
             Some("Diabetes in adults")
         );
         assert_eq!(s.correct_unknown_words("diabetic asthma"), None);
+    }
+
+    /// Corrections are remembered per word and mode: asked again, in either order, each mode
+    /// answers as it did the first time (a rare real word is corrected only when rare words are).
+    #[test]
+    fn remembered_corrections_keep_each_mode_apart() {
+        let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        let mut b = index.builder(16 << 20).unwrap();
+        let mut records: Vec<_> = (0..120)
+            .map(|i| model::Record::new("t", &format!("a{i}"), "Asthma in adults"))
+            .collect();
+        records.push(model::Record::new("t", "rare", "Asthmo in adults"));
+        b.add(records, false).unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        let s = index.suggester().unwrap();
+        for _ in 0..2 {
+            assert_eq!(s.correct_unknown_words("asthmo"), None);
+            assert_eq!(s.correct_query("asthmo").as_deref(), Some("asthma"));
+            assert_eq!(s.correct_unknown_words("asthmq").as_deref(), Some("asthma"));
+        }
+        // A word too frequent for the mode is answered before the memo: two entries.
+        assert_eq!(s.corrections.lock().unwrap().len(), 2);
     }
 
     #[test]
