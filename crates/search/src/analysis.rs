@@ -188,41 +188,97 @@ impl Tokenizer for BioTokenizer {
         self.spare.extend(self.tokens.drain(..).map(|t| t.text));
         self.spare.truncate(SPARE_TEXTS);
         collect_runs(text, &mut self.runs);
+        let (spare, out) = (&mut self.spare, &mut self.tokens);
         match self.normaliser.as_mut() {
             Some(n) => MEMOS.with_borrow_mut(|memos| {
                 let memo = &mut memos[n.memo];
                 let only = self.only.as_ref();
-                emit_tokens(
-                    text,
-                    &self.runs,
-                    &mut self.spare,
-                    &mut self.tokens,
-                    |word, out| match only.map(|f| f.classify(word)) {
-                        None | Some(Skim::Normalise) => n.normalise_into(memo, word, out),
-                        Some(Skim::Skip) => {
-                            out.clear();
-                            true
-                        }
-                        Some(Skim::Stop) => false,
-                    },
-                )
+                let mut word = |word: &str, out: &mut String| match only.map(|f| f.classify(word)) {
+                    None | Some(Skim::Normalise) => n.normalise_into(memo, word, out),
+                    Some(Skim::Skip) => {
+                        out.clear();
+                        true
+                    }
+                    Some(Skim::Stop) => false,
+                };
+                emit_tokens(text, &self.runs, |raw, from, to, position, length| {
+                    let t = (from, to, position, length);
+                    push_token(spare, out, raw, t, &mut word)
+                })
             }),
-            None => emit_tokens(
-                text,
-                &self.runs,
-                &mut self.spare,
-                &mut self.tokens,
-                |word, out| {
+            None => {
+                let mut word = |word: &str, out: &mut String| {
                     out.clear();
                     out.push_str(word);
                     true
-                },
-            ),
+                };
+                emit_tokens(text, &self.runs, |raw, from, to, position, length| {
+                    let t = (from, to, position, length);
+                    push_token(spare, out, raw, t, &mut word)
+                })
+            }
         }
         BioTokenStream {
             tokens: &mut self.tokens,
             index: usize::MAX,
         }
+    }
+}
+
+/// Pushes the token of `raw` at `(offset_from, offset_to, position, position_length)` onto
+/// `out` when `word(raw, text)`, which writes the token's text into `text` (a buffer from
+/// `spare`, returned there for a dropped token), says to keep it.
+fn push_token(
+    spare: &mut Vec<String>,
+    out: &mut Vec<Token>,
+    raw: &str,
+    (offset_from, offset_to, position, position_length): (usize, usize, usize, usize),
+    word: &mut impl FnMut(&str, &mut String) -> bool,
+) {
+    let mut buf = spare.pop().unwrap_or_default();
+    if word(raw, &mut buf) {
+        out.push(Token {
+            offset_from,
+            offset_to,
+            position,
+            text: buf,
+            position_length,
+        });
+    } else {
+        spare.push(buf);
+    }
+}
+
+impl BioTokenizer {
+    /// The tokens of `text` as a filtered tokenizer ([`filtered_bio_tokenizer`]) makes them, passed
+    /// to `sink(offset_from, offset_to, term)` without building them: `term` is `None` for words
+    /// the filter rules out (a token that can match no term), and dropped tokens (stop words)
+    /// are not passed. What a snippet needs of ten abstracts per search, without a token's
+    /// text buffer and record per word.
+    pub(crate) fn scan(&mut self, text: &str, mut sink: impl FnMut(usize, usize, Option<&str>)) {
+        collect_runs(text, &mut self.runs);
+        let mut buf = self.spare.pop().unwrap_or_default();
+        match self.normaliser.as_mut() {
+            Some(n) => MEMOS.with_borrow_mut(|memos| {
+                let memo = &mut memos[n.memo];
+                let only = self.only.as_ref();
+                emit_tokens(text, &self.runs, |raw, from, to, _, _| {
+                    match only.map(|f| f.classify(raw)) {
+                        None | Some(Skim::Normalise) => {
+                            if n.normalise_into(memo, raw, &mut buf) {
+                                sink(from, to, Some(&buf));
+                            }
+                        }
+                        Some(Skim::Skip) => sink(from, to, None),
+                        Some(Skim::Stop) => {}
+                    }
+                })
+            }),
+            None => emit_tokens(text, &self.runs, |raw, from, to, _, _| {
+                sink(from, to, Some(raw))
+            }),
+        }
+        self.spare.push(buf);
     }
 }
 
@@ -281,30 +337,13 @@ fn push_runs(
     }
 }
 
-/// Emits the tokens of `runs` into `out`: each run, and compounds joined as [`BioTokenizer`]
-/// says. `word(raw, text)` writes a token's text into `text` and says whether to keep it; the
-/// text buffers come from `spare`, and go back there for dropped tokens.
+/// Emits the tokens of `runs`: each run, and compounds joined as [`BioTokenizer`] says, as
+/// `emit(raw text, offset_from, offset_to, position, position_length)`.
 fn emit_tokens(
     text: &str,
     runs: &[(usize, usize)],
-    spare: &mut Vec<String>,
-    out: &mut Vec<Token>,
-    mut word: impl FnMut(&str, &mut String) -> bool,
+    mut emit: impl FnMut(&str, usize, usize, usize, usize),
 ) {
-    let mut emit = |raw: &str, offset_from, offset_to, position, position_length| {
-        let mut buf = spare.pop().unwrap_or_default();
-        if word(raw, &mut buf) {
-            out.push(Token {
-                offset_from,
-                offset_to,
-                position,
-                text: buf,
-                position_length,
-            });
-        } else {
-            spare.push(buf);
-        }
-    };
     let mut joined = String::new();
     let mut position = 0usize;
     let mut i = 0;
@@ -312,8 +351,8 @@ fn emit_tokens(
         // Extend a compound while runs are joined by exactly one '-' or '/'.
         let mut j = i;
         while j + 1 < runs.len() {
-            let gap = &text[runs[j].1..runs[j + 1].0];
-            if gap == "-" || gap == "/" {
+            let gap = &text.as_bytes()[runs[j].1..runs[j + 1].0];
+            if gap == b"-" || gap == b"/" {
                 j += 1;
             } else {
                 break;
@@ -430,16 +469,60 @@ impl WordFilter {
         if b.windows(2).any(|p| p.eq_ignore_ascii_case(b"ae")) {
             return Skim::Normalise;
         }
-        if b.len() <= 5
-            && STOP_WORDS
-                .iter()
-                .any(|w| w.as_bytes().eq_ignore_ascii_case(b))
-        {
+        if is_stop_word(b) {
             Skim::Stop
         } else {
             Skim::Skip
         }
     }
+}
+
+/// Whether ASCII `word` is one of [`STOP_WORDS`], in any case: lower-cased into a fixed buffer
+/// and matched in one go (a scan of the list per short word was 1.5% of a served search).
+fn is_stop_word(word: &[u8]) -> bool {
+    const LONGEST: usize = 5;
+    if word.len() > LONGEST {
+        return false;
+    }
+    let mut lower = [0u8; LONGEST];
+    for (l, b) in lower.iter_mut().zip(word) {
+        *l = b.to_ascii_lowercase();
+    }
+    matches!(
+        &lower[..word.len()],
+        b"a" | b"an"
+            | b"and"
+            | b"are"
+            | b"as"
+            | b"at"
+            | b"be"
+            | b"but"
+            | b"by"
+            | b"for"
+            | b"if"
+            | b"in"
+            | b"into"
+            | b"is"
+            | b"it"
+            | b"no"
+            | b"not"
+            | b"of"
+            | b"on"
+            | b"or"
+            | b"such"
+            | b"that"
+            | b"the"
+            | b"their"
+            | b"then"
+            | b"there"
+            | b"these"
+            | b"they"
+            | b"this"
+            | b"to"
+            | b"was"
+            | b"will"
+            | b"with"
+    )
 }
 
 /// See [`WordFilter::classify`].
@@ -911,7 +994,32 @@ mod tests {
                     assert!(g.3 == e.3 || g.3.is_empty(), "{name}: {g:?} {e:?}");
                 }
             }
+            // The scan without tokens passes the same offsets and texts (none for an empty one).
+            let mut scanned = Vec::new();
+            filtered.scan(text, |from, to, term| {
+                scanned.push((from, to, term.unwrap_or("").to_string()))
+            });
+            let streamed: Vec<_> = got.into_iter().map(|(f, t, _, w)| (f, t, w)).collect();
+            assert_eq!(scanned, streamed, "{name}: {text:?} {terms:?}");
         }
+    }
+
+    /// The stop-word test of the filter is the list the chain drops, in any case.
+    #[test]
+    fn stop_word_test_is_the_list() {
+        for w in STOP_WORDS {
+            assert!(is_stop_word(w.as_bytes()), "{w}");
+            assert!(is_stop_word(w.to_uppercase().as_bytes()), "{w}");
+        }
+        // Words the chain keeps are not stop words, whatever their first letters.
+        let mut chain = stemmed_chain();
+        for w in [
+            "x", "ab", "andy", "thee", "these1", "theirs", "Wills", "asthma",
+        ] {
+            assert!(chain.token_stream(w).advance(), "{w}");
+            assert!(!is_stop_word(w.as_bytes()), "{w}");
+        }
+        assert!(!is_stop_word(b""));
     }
 
     /// On real text (the starter corpus and the MeSH fixture), for groups of the terms each

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use tantivy::query::Query;
 use tantivy::schema::{Field, FieldType};
-use tantivy::tokenizer::{TextAnalyzer, TokenStream, Tokenizer};
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::Searcher;
 
 use crate::analysis::{filtered_bio_tokenizer, BioTokenizer, WordFilter};
@@ -88,65 +88,99 @@ impl Highlighter {
 
     /// The best fragment of `text`, or `None` when no query term occurs in it.
     pub fn fragment<'t>(&mut self, text: &'t str) -> Option<Fragment<'t>> {
+        let mut picker = Picker::new(self.max_bytes);
         match &mut self.analyzer {
-            Analyser::Bio(t) => {
-                best_fragment(t.token_stream(text), text, &self.terms, self.max_bytes)
-            }
+            // The words, scanned without building tokens; words that can be no term come with
+            // no text, and need no look-up.
+            Analyser::Bio(t) => t.scan(text, |from, to, term| {
+                let weight = term.and_then(|w| self.terms.get(w)).copied();
+                picker.token(from, to, weight);
+            }),
             Analyser::Other(a) => {
-                best_fragment(a.token_stream(text), text, &self.terms, self.max_bytes)
+                let mut stream = a.token_stream(text);
+                while stream.advance() {
+                    let token = stream.token();
+                    let weight = self.terms.get(token.text.as_str()).copied();
+                    picker.token(token.offset_from, token.offset_to, weight);
+                }
             }
         }
+        picker.finish(text)
     }
 }
 
-/// The best fragment of `text` (tokenised into `stream`) for `terms`.
-fn best_fragment<'t>(
-    mut stream: impl TokenStream,
-    text: &'t str,
-    terms: &foldhash::HashMap<String, f32>,
+/// Picks the best fragment of a text from its tokens, in order: fragments start at a token and
+/// end within `max_bytes` of where they start, and score the summed weights of the query terms
+/// they hold; the best one wins, the earliest on ties.
+struct Picker {
     max_bytes: usize,
-) -> Option<Fragment<'t>> {
-    // (score, start, stop, marks) of the best fragment so far and of the current one.
-    let mut best: Option<(f32, usize, usize, Vec<Range<usize>>)> = None;
-    let (mut score, mut start, mut stop, mut marks) = (0.0f32, 0usize, 0usize, Vec::new());
-    let mut close = |score: f32, start: usize, stop: usize, marks: &mut Vec<Range<usize>>| {
-        let better = match &best {
-            None => true,
-            Some((s, b_start, b_stop, _)) => {
-                score > *s || (score == *s && (start, stop) < (*b_start, *b_stop))
-            }
-        };
-        if score > 0.0 && better {
-            best = Some((score, start, stop, std::mem::take(marks)));
-        } else {
-            marks.clear();
-        }
-    };
-    while stream.advance() {
-        let token = stream.token();
-        if token.offset_to.saturating_sub(start) > max_bytes {
-            close(score, start, stop, &mut marks);
-            score = 0.0;
-            start = token.offset_from;
-        }
-        stop = token.offset_to;
-        // Words that can be no term come out with an empty text: no look-up for them.
-        if token.text.is_empty() {
-            continue;
-        }
-        if let Some(weight) = terms.get(token.text.as_str()) {
-            score += weight;
-            marks.push(token.offset_from..token.offset_to);
+    /// (score, start, stop, marks) of the best fragment so far.
+    best: Option<(f32, usize, usize, Vec<Range<usize>>)>,
+    /// The current fragment.
+    score: f32,
+    start: usize,
+    stop: usize,
+    marks: Vec<Range<usize>>,
+}
+
+impl Picker {
+    fn new(max_bytes: usize) -> Self {
+        Picker {
+            max_bytes,
+            best: None,
+            score: 0.0,
+            start: 0,
+            stop: 0,
+            marks: Vec::new(),
         }
     }
-    close(score, start, stop, &mut marks);
-    let (_, start, stop, marks) = best?;
-    let text = text.get(start..stop)?;
-    let marks = marks
-        .into_iter()
-        .map(|r| r.start - start..r.end - start)
-        .collect();
-    Some(Fragment { start, text, marks })
+
+    /// The next token, with its term's weight when it is one of the query's terms.
+    fn token(&mut self, offset_from: usize, offset_to: usize, weight: Option<f32>) {
+        if offset_to.saturating_sub(self.start) > self.max_bytes {
+            self.close();
+            self.score = 0.0;
+            self.start = offset_from;
+        }
+        self.stop = offset_to;
+        if let Some(w) = weight {
+            self.score += w;
+            self.marks.push(offset_from..offset_to);
+        }
+    }
+
+    /// Ends the current fragment, keeping it if it is the best so far.
+    fn close(&mut self) {
+        let better = match &self.best {
+            None => true,
+            Some((s, b_start, b_stop, _)) => {
+                self.score > *s
+                    || (self.score == *s && (self.start, self.stop) < (*b_start, *b_stop))
+            }
+        };
+        if self.score > 0.0 && better {
+            self.best = Some((
+                self.score,
+                self.start,
+                self.stop,
+                std::mem::take(&mut self.marks),
+            ));
+        } else {
+            self.marks.clear();
+        }
+    }
+
+    /// The best fragment of `text`, if any held a query term.
+    fn finish(mut self, text: &str) -> Option<Fragment<'_>> {
+        self.close();
+        let (_, start, stop, marks) = self.best?;
+        let text = text.get(start..stop)?;
+        let marks = marks
+            .into_iter()
+            .map(|r| r.start - start..r.end - start)
+            .collect();
+        Some(Fragment { start, text, marks })
+    }
 }
 
 impl Fragment<'_> {
