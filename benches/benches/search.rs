@@ -130,9 +130,17 @@ fn bench_suggest(c: &mut Criterion, label: &str, index: &search::SearchIndex, fe
         .map(|q| format!("{}{}", &q.text[..2], &q.text[3..]))
         .collect();
     let known: Vec<String> = few.iter().map(|q| q.text.clone()).collect();
+    // A typo met for the first time (the vocabulary remembers corrections: forgotten before
+    // each), then one met before.
     for (name, qs) in [("correct_known", &known), ("correct_typo", &typos)] {
-        cycle(&mut g, name, qs, |q| suggester.correct_query(q).is_some());
+        cycle(&mut g, name, qs, |q| {
+            suggester.forget_corrections();
+            suggester.correct_query(q).is_some()
+        });
     }
+    cycle(&mut g, "correct_typo_remembered", &typos, |q| {
+        suggester.correct_query(q).is_some()
+    });
     g.finish();
 }
 

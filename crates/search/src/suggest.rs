@@ -266,6 +266,14 @@ impl Suggester {
         self.docs
     }
 
+    /// Forgets the corrections worked out so far (benchmarks measure the work itself).
+    pub fn forget_corrections(&self) {
+        self.corrections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// Records holding `word` (already normalised: lower case, folded, US spelling).
     pub fn doc_freq(&self, word: &str) -> u32 {
         self.words.get(word).copied().unwrap_or(0)
