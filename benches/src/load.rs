@@ -81,6 +81,12 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
 
 /// One `GET`; returns the status and body length.
 pub async fn get(sender: &mut Sender, host: &str, path: &str) -> anyhow::Result<(u16, usize)> {
+    let (status, body) = get_body(sender, host, path).await?;
+    Ok((status, body.len()))
+}
+
+/// GET `path`: the status and the body.
+async fn get_body(sender: &mut Sender, host: &str, path: &str) -> anyhow::Result<(u16, Bytes)> {
     sender.ready().await?;
     let req = hyper::Request::builder()
         .uri(path)
@@ -89,7 +95,7 @@ pub async fn get(sender: &mut Sender, host: &str, path: &str) -> anyhow::Result<
     let resp = sender.send_request(req).await?;
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await?.to_bytes();
-    Ok((status, body.len()))
+    Ok((status, body))
 }
 
 async fn client(
@@ -212,6 +218,17 @@ pub fn run(opts: &LoadOptions) -> anyhow::Result<LoadResult> {
 
 /// Waits until `GET path` answers 200 (at most `timeout`).
 pub fn wait_ready(addr: SocketAddr, path: &str, timeout: Duration) -> anyhow::Result<()> {
+    wait_for(addr, path, "", timeout)
+}
+
+/// Waits until GET `path` answers 200 with a body that contains `needle` (anything, when
+/// empty), up to `timeout`.
+pub fn wait_for(
+    addr: SocketAddr,
+    path: &str,
+    needle: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     if !addr.ip().is_loopback() {
         bail!("only loopback addresses, not {addr}");
     }
@@ -224,9 +241,13 @@ pub fn wait_ready(addr: SocketAddr, path: &str, timeout: Duration) -> anyhow::Re
         let mut last = String::from("no answer");
         while Instant::now() < deadline {
             match connect(addr).await {
-                Ok(mut s) => match get(&mut s, &host, path).await {
-                    Ok((200, _)) => return Ok(()),
-                    Ok((status, _)) => last = format!("status {status}"),
+                Ok(mut s) => match get_body(&mut s, &host, path).await {
+                    Ok((200, body)) if String::from_utf8_lossy(&body).contains(needle) => {
+                        return Ok(())
+                    }
+                    Ok((status, body)) => {
+                        last = format!("status {status}: {}", String::from_utf8_lossy(&body))
+                    }
                     Err(e) => last = e.to_string(),
                 },
                 Err(e) => last = e.to_string(),

@@ -448,13 +448,16 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
-/// Readiness: an index is loaded and searchable.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "Ready"), (status = 503, description = "Preparing the index", body = crate::error::ErrorBody)))]
+/// Readiness: an index is loaded and searchable. `suggestions` says where the spelling and
+/// autocomplete vocabulary stands (`ready`, `building`, `not started`): searches are served
+/// meanwhile, without spelling suggestions until it is ready.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "Ready: {status, generation, documents, suggestions}"), (status = 503, description = "Preparing the index", body = crate::error::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let live = state.live()?;
     Ok(Json(serde_json::json!({
         "status": "ready",
         "generation": live.generation,
         "documents": live.index.num_docs(),
+        "suggestions": live.index.suggestions_state(),
     })))
 }

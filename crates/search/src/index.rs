@@ -521,6 +521,23 @@ impl SearchIndex {
         }
     }
 
+    /// Where the suggestion vocabulary (spelling and autocomplete) of the loaded commit stands:
+    /// `"ready"`, `"building"` (in the background, the previous one or none serving meanwhile)
+    /// or `"not started"` (built on the first search that asks for it).
+    pub fn suggestions_state(&self) -> &'static str {
+        let key = commit_key(&self.searcher());
+        match self.cached_suggester() {
+            Some((k, _)) if k == key => "ready",
+            _ if self
+                .suggester_building
+                .load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                "building"
+            }
+            _ => "not started",
+        }
+    }
+
     fn cached_suggester(&self) -> Option<(u64, Arc<Suggester>)> {
         self.suggester.lock().ok().and_then(|c| c.clone())
     }

@@ -337,6 +337,11 @@ async fn openapi_and_health() {
     let (s, v) = get(&app.router, "/readyz").await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["documents"].as_u64().unwrap() > 0);
+    // The starter corpus is small: its vocabulary is built by the first search that needs it.
+    let (s, _) = get(&app.router, "/api/v1/search?q=asthmaa").await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = get(&app.router, "/readyz").await;
+    assert_eq!(v["suggestions"], "ready", "{v}");
 }
 
 #[tokio::test]
