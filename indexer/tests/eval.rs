@@ -44,34 +44,38 @@ fn recorded(key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no `<!-- {key}: X -->` line in benches/RELEVANCE.md"))
 }
 
+/// Evaluates `opts`, prints the report, and holds nDCG@10 and recall@100 to the figures of
+/// RELEVANCE.md's `<prefix>ndcg@10` and `<prefix>recall@100` lines, less [`TOLERANCE`].
+fn evaluate_gated(opts: &EvalOptions, label: &str, prefix: &str) -> indexer::eval::EvalReport {
+    let started = std::time::Instant::now();
+    let report = evaluate(opts).expect("evaluation runs");
+    eprintln!(
+        "nfcorpus dev, {label}: {} in {:.1}s",
+        serde_json::to_string(&report).unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
+    for (key, got) in [
+        ("ndcg@10", report.ndcg_at_10),
+        ("recall@100", report.recall_at_100),
+    ] {
+        let key = format!("{prefix}{key}");
+        let floor = recorded(&key) - TOLERANCE;
+        assert!(
+            got >= floor,
+            "{key} {got:.4} fell below {floor:.4} (recorded in benches/RELEVANCE.md minus {TOLERANCE})"
+        );
+    }
+    report
+}
+
 #[test]
 fn nfcorpus_dev_does_not_regress() {
     let Some(dir) = nfcorpus() else { return };
     let run = std::env::temp_dir().join(format!("nfcorpus-dev-{}.run", std::process::id()));
     let mut opts = EvalOptions::new(&dir, "dev");
     opts.run_file = Some(run.clone());
-    let started = std::time::Instant::now();
-    let report = evaluate(&opts).expect("evaluation runs");
-    eprintln!(
-        "nfcorpus dev, default ranking: {} in {:.1}s",
-        serde_json::to_string(&report).unwrap_or_default(),
-        started.elapsed().as_secs_f64()
-    );
-    let floor = recorded("ndcg@10") - TOLERANCE;
+    let report = evaluate_gated(&opts, "default ranking", "");
     assert_eq!(report.queries, 324);
-    assert!(
-        report.ndcg_at_10 >= floor,
-        "nDCG@10 {:.4} fell below {:.4} (recorded in benches/RELEVANCE.md minus {TOLERANCE})",
-        report.ndcg_at_10,
-        floor
-    );
-    let recall_floor = recorded("recall@100") - TOLERANCE;
-    assert!(
-        report.recall_at_100 >= recall_floor,
-        "recall@100 {:.4} fell below {:.4}",
-        report.recall_at_100,
-        recall_floor
-    );
 
     // The run file is a well-formed TREC run: `qid Q0 docid rank score tag`, ranks from 1.
     let text = std::fs::read_to_string(&run).expect("run file written");
@@ -102,20 +106,11 @@ fn nfcorpus_dev_with_the_semantic_model_does_not_regress() {
     let encoder = search::semantic::Encoder::load(Path::new(&model)).expect("the model loads");
     let mut opts = EvalOptions::new(&dir, "dev");
     opts.encoder = Some(std::sync::Arc::new(encoder));
-    let started = std::time::Instant::now();
-    let report = evaluate(&opts).expect("evaluation runs");
-    eprintln!(
-        "nfcorpus dev, default ranking with the semantic model: {} in {:.1}s",
-        serde_json::to_string(&report).unwrap_or_default(),
-        started.elapsed().as_secs_f64()
+    evaluate_gated(
+        &opts,
+        "default ranking with the semantic model",
+        "semantic ",
     );
-    for (key, got) in [
-        ("semantic ndcg@10", report.ndcg_at_10),
-        ("semantic recall@100", report.recall_at_100),
-    ] {
-        let floor = recorded(key) - TOLERANCE;
-        assert!(got >= floor, "{key} {got:.4} fell below {floor:.4}");
-    }
 }
 
 #[test]

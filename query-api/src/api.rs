@@ -360,7 +360,7 @@ pub const RARE_WORDS_BELOW: u64 = 20;
 /// when the search already finds [`RARE_WORDS_BELOW`] or more, only words absent from the index
 /// are (a rare real word is then likelier than a typo). Runs on the blocking pool.
 async fn suggestion(state: &AppState, p: &SearchParams, local_total: u64) -> Option<String> {
-    if p.page != 1 || p.q.trim().is_empty() {
+    if !wants_correction(&p.q, p.page) {
         return None;
     }
     let live = state.live().ok()?;
@@ -373,6 +373,11 @@ async fn suggestion(state: &AppState, p: &SearchParams, local_total: u64) -> Opt
         .flatten()
 }
 
+/// Only the first page of a search with words gets a spelling suggestion.
+fn wants_correction(q: &str, page: usize) -> bool {
+    page == 1 && !q.trim().is_empty()
+}
+
 /// [`suggestion`]'s answer, worked out on the calling thread.
 fn correction(
     index: &Arc<search::SearchIndex>,
@@ -380,7 +385,7 @@ fn correction(
     page: usize,
     local_total: u64,
 ) -> Option<String> {
-    if page != 1 || q.trim().is_empty() {
+    if !wants_correction(q, page) {
         return None;
     }
     let s = index.suggester_nonblocking()?;

@@ -216,12 +216,12 @@ pub struct SearchIndex {
     /// Each segment's per-document priors under `params` as of a day (see [`PriorTables`]).
     priors: std::sync::Mutex<PriorTables>,
     /// Each segment's facet values, one `u32` per document, read on its first faceted search.
-    facet_codes: std::sync::Mutex<SegmentTables<u32>>,
+    facet_codes: std::sync::Mutex<SegmentTables<crate::facets::FacetCodes>>,
     /// The sentence-embedding model: records are embedded as they are indexed, and plain
     /// free-text searches re-rank their best matches by meaning ([`RankingParams::semantic_weight`]).
     encoder: Option<Arc<semantic::Encoder>>,
     /// Each segment's record vectors, read on its first search by meaning.
-    vectors: std::sync::Mutex<crate::meaning::VectorTables>,
+    vectors: std::sync::Mutex<SegmentTables<Arc<crate::meaning::SegmentVectors>>>,
     path: Option<PathBuf>,
 }
 
@@ -232,16 +232,17 @@ pub struct SearchIndex {
 #[derive(Default)]
 struct PriorTables {
     today: i64,
-    tables: SegmentTables<f32>,
+    tables: SegmentTables<Arc<[f32]>>,
 }
 
-/// One table per segment of the commit searched, built on a segment's first use and dropped
-/// once it is no longer searched.
-pub(crate) struct SegmentTables<T> {
-    by_segment: std::collections::HashMap<tantivy::index::SegmentId, Arc<[T]>>,
+/// One table per segment of the commit searched (priors, facet codes, record vectors), built on
+/// a segment's first use and dropped once it is no longer searched. `V` is a shared handle to a
+/// table (an `Arc`), cloned out to each search.
+pub(crate) struct SegmentTables<V> {
+    by_segment: std::collections::HashMap<tantivy::index::SegmentId, V>,
 }
 
-impl<T> Default for SegmentTables<T> {
+impl<V> Default for SegmentTables<V> {
     fn default() -> Self {
         SegmentTables {
             by_segment: Default::default(),
@@ -249,20 +250,20 @@ impl<T> Default for SegmentTables<T> {
     }
 }
 
-impl<T> SegmentTables<T> {
+impl<V: Clone> SegmentTables<V> {
     /// The tables of `searcher`'s segments, building the missing ones with `build`; tables of
     /// segments it no longer has are dropped.
     pub(crate) fn for_searcher(
         &mut self,
         searcher: &Searcher,
-        mut build: impl FnMut(&SegmentReader) -> Arc<[T]>,
-    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<[T]>> {
+        mut build: impl FnMut(&SegmentReader) -> V,
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, V> {
         let live: std::collections::HashMap<_, _> = searcher
             .segment_readers()
             .iter()
             .map(|seg| {
                 let table = match self.by_segment.get(&seg.segment_id()) {
-                    Some(t) => Arc::clone(t),
+                    Some(t) => t.clone(),
                     None => build(seg),
                 };
                 (seg.segment_id(), table)
@@ -416,9 +417,7 @@ impl SearchIndex {
     /// Replaces the ranking parameters (evaluation sweeps).
     pub fn set_params(&mut self, params: RankingParams) {
         self.params = Arc::new(params);
-        if let Ok(mut t) = self.priors.lock() {
-            *t = PriorTables::default();
-        }
+        *lock_tables(&self.priors) = PriorTables::default();
     }
 
     /// The prior tables of `searcher`'s segments as of `today`, building the missing ones.
@@ -466,24 +465,9 @@ impl SearchIndex {
 
     /// The vector tables of `searcher`'s segments, reading the missing ones.
     fn vector_tables(&self, searcher: &Searcher) -> crate::meaning::VectorTables {
-        let mut guard = match self.vectors.lock() {
-            Ok(g) => g,
-            // Tables are inserted whole: a panic while reading one leaves no wrong table.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let live: crate::meaning::VectorTables = searcher
-            .segment_readers()
-            .iter()
-            .map(|seg| {
-                let table = guard
-                    .get(&seg.segment_id())
-                    .cloned()
-                    .unwrap_or_else(|| Arc::new(crate::meaning::SegmentVectors::read(seg)));
-                (seg.segment_id(), table)
-            })
-            .collect();
-        guard.clone_from(&live);
-        live
+        lock_tables(&self.vectors).for_searcher(searcher, |seg| {
+            Arc::new(crate::meaning::SegmentVectors::read(seg))
+        })
     }
 
     /// Sets or clears the thesaurus used to expand free-text queries with synonyms (MeSH entry
