@@ -9,6 +9,7 @@ pub mod eval;
 pub mod harvesting;
 pub mod incremental;
 pub mod mesh;
+pub mod priority;
 pub mod progress;
 pub mod starter;
 pub mod store_build;

@@ -324,6 +324,9 @@ fn real_main() -> anyhow::Result<std::process::ExitCode> {
             );
         }
         Command::Build { full: _ } => {
+            // Batch work: it yields the cores to a server on the same machine (the threads the
+            // build starts inherit the priority).
+            indexer::priority::lower_priority(indexer::priority::BACKGROUND_NICE);
             let store = open_store(&config)?;
             let gens = Generations::open(&config.index_dir())?;
             let report = with_progress(|progress| {

@@ -217,8 +217,8 @@ pub fn pairs(
         .map_err(|e| ApiError::param(format!("malformed query string: {}", e.body_text())))
 }
 
-/// Runs a local search on a blocking thread, with the spelling suggestion for its first page
-/// worked out in the same turn (one hop to the blocking pool per search, not two).
+/// Runs a local search on a search thread, with the spelling suggestion for its first page
+/// worked out in the same turn (one hop to the search threads per search, not two).
 pub async fn run_search(
     state: &AppState,
     p: &SearchParams,
@@ -358,7 +358,7 @@ pub const RARE_WORDS_BELOW: u64 = 20;
 /// being built in the background. Words in
 /// more than a couple of records are never corrected, so the common case costs a few lookups;
 /// when the search already finds [`RARE_WORDS_BELOW`] or more, only words absent from the index
-/// are (a rare real word is then likelier than a typo). Runs on the blocking pool.
+/// are (a rare real word is then likelier than a typo). Runs on the search threads.
 async fn suggestion(state: &AppState, p: &SearchParams, local_total: u64) -> Option<String> {
     if !wants_correction(&p.q, p.page) {
         return None;

@@ -3,7 +3,7 @@
 //! When a search fans out (the `federate` parameter, else `[federation] default`, else the sources
 //! marked `federated = true`), the local search and the remote searches run at once; the remote
 //! answers come back within `[federation] timeout_ms` whatever the sources do. Then, on the
-//! blocking pool, remote records are scored by the local ranking model and fused with the local
+//! search threads, remote records are scored by the local ranking model and fused with the local
 //! hits into one ranking, duplicates merged (see the `federation` crate).
 //!
 //! Paging: page `p` of `n` fuses the first `p × n` local hits with the first

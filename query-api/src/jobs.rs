@@ -297,7 +297,7 @@ impl Jobs {
         if spec.kind == JobKind::Compact {
             let st = state.clone();
             let progress = Arc::clone(&active.progress);
-            let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+            let res = crate::pool::background("compact", move || -> Result<Value, String> {
                 let live = st.live().map_err(|e| e.message)?;
                 progress.phase("compact", 0);
                 let c = indexer::compact(&live.index).map_err(|e| e.to_string())?;
@@ -356,7 +356,7 @@ impl Jobs {
         let full = spec.kind == JobKind::Reindex || spec.full || !self.live_is_from_store();
         let st = state.clone();
         let progress = Arc::clone(&active.progress);
-        let res = tokio::task::spawn_blocking(move || -> Result<Value, String> {
+        let res = crate::pool::background("index-job", move || -> Result<Value, String> {
             let cfg = st.config();
             if full {
                 // Nothing harvested yet: the starter corpus is rebuilt rather than an empty

@@ -12,6 +12,7 @@ pub mod export;
 pub mod federated;
 pub mod jobs;
 pub mod params;
+pub mod pool;
 pub mod querylog;
 pub mod state;
 pub mod suggest;

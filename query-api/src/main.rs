@@ -7,7 +7,7 @@ use indexer::Config;
 use query_api::AppState;
 
 /// mimalloc rather than the system allocator: a search allocates and frees many small buffers
-/// on threads of the blocking pool, where glibc's malloc spent about a tenth of the server's CPU
+/// on the search threads, where glibc's malloc spent about a tenth of the server's CPU
 /// (benches/RESULTS.md, "Latest").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -36,6 +36,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    // In the server rayon's threads only build indexes: background priority (see `pool`).
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .start_handler(|_| indexer::priority::lower_priority(indexer::priority::BACKGROUND_NICE))
+        .build_global()
+    {
+        tracing::warn!(error = %e, "rayon's thread pool was already set up");
+    }
     let mut config = Config::load_or_default(args.config.as_deref())?;
     if let Some(d) = args.data {
         config.server.data = d;

@@ -35,8 +35,8 @@ struct Inner {
     /// The sentence-embedding model of `[index] semantic_model`, read once (`None` when unset
     /// or unreadable).
     encoder: std::sync::OnceLock<Option<Arc<search::semantic::Encoder>>>,
-    /// Searches running at once on the blocking pool (two per core); more wait in turn.
-    search_slots: Arc<tokio::sync::Semaphore>,
+    /// The search threads (one per core); more searches wait in turn.
+    searches: crate::pool::SearchPool,
 }
 
 /// Cheaply cloneable handle to the server state.
@@ -69,26 +69,23 @@ impl AppState {
             federator: std::sync::OnceLock::new(),
             thesaurus: std::sync::OnceLock::new(),
             encoder: std::sync::OnceLock::new(),
-            search_slots: Arc::new(tokio::sync::Semaphore::new(search_slots())),
+            searches: crate::pool::SearchPool::new(
+                crate::pool::default_threads(),
+                crate::pool::default_nice(),
+            )?,
         })))
     }
 
-    /// Runs CPU-bound request work (a search, a record lookup, suggestions) on the blocking pool,
-    /// at most two per core at a time. Without the bound, 32 concurrent requests become 32
-    /// threads time-slicing two cores and every request's latency stretches; with it, requests
-    /// wait their turn and finish in order.
+    /// Runs CPU-bound request work (a search, a record lookup, suggestions) on the search
+    /// threads, one per core, in the order it arrives (see [`crate::pool`]). Without a bound,
+    /// 32 concurrent requests would become 32 threads time-slicing two cores, and every
+    /// request's latency would stretch; with it, requests wait their turn and finish in order.
     pub async fn run_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let _permit = Arc::clone(&self.0.search_slots)
-            .acquire_owned()
-            .await
-            .map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(ApiError::internal)
+        self.0.searches.run(f).await.map_err(ApiError::internal)
     }
 
     /// The sentence-embedding model configured by `[index] semantic_model`, read on first use.
@@ -258,7 +255,7 @@ impl AppState {
         let build = || {
             let state = self.clone();
             async move {
-                let report = tokio::task::spawn_blocking(move || {
+                let report = crate::pool::background("startup-build", move || {
                     state.full_build(&indexer::Progress::default())
                 })
                 .await??;
@@ -352,16 +349,4 @@ impl AppState {
             }
         })
     }
-}
-
-/// How many searches run at once: twice the cores available (`EVIDENCE_SEARCH_THREADS`
-/// overrides). Twice, because part of a request's time is outside the slot (HTTP, JSON): with
-/// one slot per core, 100k documents on two cores, concurrency 32 served 395 QPS at p99 118 ms;
-/// two per core 560 QPS at p99 95 ms; unbounded 484 QPS at p99 250 ms (benches/RESULTS.md).
-fn search_slots() -> usize {
-    std::env::var("EVIDENCE_SEARCH_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| (1..=256).contains(n))
-        .unwrap_or_else(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
 }

@@ -103,6 +103,10 @@ struct CompactOut {
 }
 
 fn cmd_build(args: &[String]) -> Result<()> {
+    // As `indexer build` does: batch priority, inherited by the build's threads. It changes
+    // nothing on an idle machine (the build figures); beside the server (the rebuild test) the
+    // build takes the cores the searches leave.
+    indexer::priority::lower_priority(indexer::priority::BACKGROUND_NICE);
     let data = PathBuf::from(flag(args, "--data").context("--data is required")?);
     let docs: u64 = flag(args, "--docs")
         .and_then(|s| benches::parse_size(&s))
