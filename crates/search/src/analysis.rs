@@ -54,11 +54,11 @@ fn unstemmed_chain() -> TextAnalyzer {
         .build()
 }
 
-/// Words remembered per thread and per chain before the memo is emptied (about 8 MiB each). A
-/// biomedical corpus has well over 30,000 distinct words: at 30,000 the memo emptied every few
-/// thousand records and the misses (the full chain, stemming included) cost a tenth of a build;
-/// 120,000 built 100k and 1M records 11% faster with the same peak memory, and 250,000 was
-/// slower again (benches/RESULTS.md).
+/// Words remembered per thread and per chain before the memo is emptied (a table of up to about
+/// 13 MiB each, which emptying keeps allocated). A biomedical corpus has well over 30,000
+/// distinct words: at 30,000 the memo emptied every few thousand records and the misses (the
+/// full chain, stemming included) cost a tenth of a build; 120,000 built 100k and 1M records 11%
+/// faster with the same peak memory, and 250,000 was slower again (benches/RESULTS.md).
 const MEMO_WORDS: usize = 120_000;
 
 /// Token texts a tokenizer keeps for reuse between calls (more than most abstracts hold).

@@ -40,7 +40,8 @@ impl Counts {
     /// Counts the words of one text, which ends a sentence if one is open.
     fn text(&mut self, text: &str) {
         let bytes = text.as_bytes();
-        // The word being read: where it starts, and its syllables so far (ASCII words only).
+        // The run being read: where it starts, its syllables so far (used only when the run is
+        // all ASCII), and whether it is.
         let mut start = 0;
         let mut word = AsciiWord::default();
         let mut ascii = true;
@@ -69,8 +70,9 @@ impl Counts {
         }
     }
 
-    /// A run of non-whitespace ASCII bytes, with `word` its count when it is all ASCII; a run
-    /// with other characters may hold Unicode whitespace, and is split and counted by `char`.
+    /// A run of text between ASCII whitespace, with `word` its count when the run is all ASCII;
+    /// a run with other characters may hold Unicode whitespace, and is split and counted by
+    /// `char`.
     fn piece(&mut self, piece: &str, ascii: bool, word: &AsciiWord) {
         if ascii {
             self.word(piece, word.syllables());
