@@ -138,8 +138,10 @@ pub async fn run(
             jobs::spawn_scheduler(prep.clone(), Duration::from_secs(30));
         }
     });
+    let last = state.clone();
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    last.flush_querylog(Duration::from_secs(5)).await;
     Ok(())
 }

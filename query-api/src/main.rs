@@ -56,8 +56,33 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, data = %config.server.data.display(), "listening");
     let state = AppState::new(config)?;
     query_api::run(listener, state, async {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
         tracing::info!("shutting down");
     })
     .await
+}
+
+/// Ctrl-C, or SIGTERM (what systemd, Docker and Kubernetes send to stop a service): either one
+/// shuts the server down gracefully, finishing requests in flight and writing the query log.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server gracefully");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

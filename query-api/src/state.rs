@@ -150,6 +150,15 @@ impl AppState {
             .get_or_init(|| crate::querylog::QueryLog::start(Arc::clone(&self.0.store)))
     }
 
+    /// Writes the queued query log entries (at shutdown), waiting at most `limit`.
+    pub async fn flush_querylog(&self, limit: Duration) {
+        if let Some(log) = self.0.querylog.get() {
+            if tokio::time::timeout(limit, log.flush()).await.is_err() {
+                tracing::warn!("the query log was not written before shutdown");
+            }
+        }
+    }
+
     /// The federator of the configured remote sources, built on first use (a search that fans
     /// out to no source never builds it). Its circuit breakers and cache live as long as the
     /// server.

@@ -475,6 +475,40 @@ async fn searches_feed_staff_analytics_without_personal_data() {
     );
 }
 
+/// The query log writes in batches a window apart; a server that shuts down straight after a
+/// search still writes it before `run` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_writes_the_queued_query_log() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::new(crate::common::test_config(dir.path())).unwrap();
+    state.prepare().await.unwrap();
+    let store = std::sync::Arc::clone(state.store());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(query_api::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(
+        b"GET /api/v1/search?q=bronchiolitis HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    let top = store.top_queries("2000-01-01", 10).unwrap();
+    assert_eq!(top, vec![("bronchiolitis".to_string(), 1)]);
+}
+
 /// A live index written by an earlier version, with another schema, is rebuilt at start-up
 /// instead of stopping the server.
 #[tokio::test]
