@@ -139,9 +139,10 @@ pub async fn run(
         }
     });
     let last = state.clone();
-    axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    // However serving ended, what the query log holds is written.
     last.flush_querylog(Duration::from_secs(5)).await;
-    Ok(())
+    Ok(served?)
 }
