@@ -10,7 +10,9 @@
 //! cores, so a search's latency depended on where the scheduler cut it. Under a closed loop of
 //! 32 clients (benches/RESULTS.md) the cheapest query shape had the same p99 as the costliest.
 //! Here a thread takes the next job the moment it finishes one, and no more searches run than
-//! there are cores.
+//! there are cores. A search that finds itself the only one running hands half of a large
+//! segment's matching to one more thread, `search-half` (see `SearchIndex::set_split_searches`;
+//! `EVIDENCE_SPLIT_SEARCHES=0` turns it off), so a lone search uses both cores.
 //!
 //! CPU priorities (Linux; elsewhere everything runs at the process's priority):
 //! - the async runtime's threads keep the process's: they read requests and write answers in
@@ -65,6 +67,8 @@ impl SearchPool {
                 .name(format!("search-{n}"))
                 .spawn(move || {
                     lower_priority(nice);
+                    // The thread a lone search hands half its matching to, at this priority.
+                    search::start_split_helper();
                     while let Ok(job) = rx.recv() {
                         job();
                     }
@@ -128,6 +132,12 @@ pub const SEARCH_NICE: i32 = 10;
 /// [`SEARCH_NICE`].
 pub fn default_nice() -> i32 {
     env_number("EVIDENCE_SEARCH_NICE", 0..=19).unwrap_or(SEARCH_NICE)
+}
+
+/// Whether a search running alone may use a second core (`EVIDENCE_SPLIT_SEARCHES`, `0` for
+/// no; see `SearchIndex::set_split_searches`).
+pub fn split_searches() -> bool {
+    env_number("EVIDENCE_SPLIT_SEARCHES", 0..=1u8) != Some(0)
 }
 
 fn env_number<T: std::str::FromStr + PartialOrd>(

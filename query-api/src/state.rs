@@ -224,6 +224,7 @@ impl AppState {
             index.set_thesaurus(Some(t.clone()));
         }
         index.set_encoder(self.encoder());
+        index.set_split_searches(crate::pool::split_searches());
         let docs = index.num_docs();
         if let Ok(mut live) = self.0.live.write() {
             *live = Some(Live {

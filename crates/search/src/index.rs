@@ -22,6 +22,7 @@ use crate::facets::{FacetCollector, Facets};
 use crate::query::{compile_with, Interpreted};
 use crate::schema::{audience_ord, build_schema, evidence_ord, to_document, Fields};
 use crate::snippet::Highlighter;
+use crate::split::{self, Split};
 use crate::suggest::Suggester;
 use crate::{RankingParams, SearchError};
 
@@ -223,6 +224,8 @@ pub struct SearchIndex {
     /// Each segment's record vectors, read on its first search by meaning.
     vectors: std::sync::Mutex<SegmentTables<Arc<crate::meaning::SegmentVectors>>>,
     path: Option<PathBuf>,
+    /// Whether a lone search may use a second core (see [`SearchIndex::set_split_searches`]).
+    split: Split,
 }
 
 /// Per segment, every document's prior (evidence × recency × trust) as of `today`, so that
@@ -360,6 +363,7 @@ impl SearchIndex {
             encoder: None,
             vectors: Default::default(),
             path,
+            split: Split::default(),
         })
     }
 
@@ -455,6 +459,13 @@ impl SearchIndex {
         lock_tables(&self.facet_codes).for_searcher(searcher, |seg| {
             crate::facets::facet_codes(seg).unwrap_or_else(|_| Arc::from(Vec::new()))
         })
+    }
+
+    /// Whether a search may use a second core while it is the only one running (on by
+    /// default): a large segment's documents are then matched as two halves in parallel, with
+    /// the same answer. Off, every search runs on one thread.
+    pub fn set_split_searches(&mut self, on: bool) {
+        self.split = if on { Split::WhenAlone } else { Split::Never };
     }
 
     /// Sets or clears the sentence-embedding model. Records indexed from then on carry their
@@ -780,6 +791,7 @@ impl SearchIndex {
 
     /// Runs a search.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let running = split::Running::start();
         if req.offset.saturating_add(req.limit) > MAX_RESULT_WINDOW {
             return Err(SearchError::TooDeep {
                 max: MAX_RESULT_WINDOW,
@@ -917,10 +929,11 @@ impl SearchIndex {
         );
         let (mut top_docs, total, facets) = if req.facets {
             let facets = FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher)));
-            let (t, c, f) = searcher.search(&*query, &(top, Count, facets))?;
+            let all = (top, Count, facets);
+            let (t, c, f) = split::search(&searcher, &*query, &all, self.split, &running)?;
             (t, c, Some(f))
         } else {
-            let (t, c) = searcher.search(&*query, &(top, Count))?;
+            let (t, c) = split::search(&searcher, &*query, &(top, Count), self.split, &running)?;
             (t, c, None)
         };
         // The query that explains a hit's text score: with the bonus inside the window.
@@ -1803,6 +1816,146 @@ mod tests {
         assert!(!answer(&index).1.iter().any(|(id, _)| id == "t:5"));
         // Nothing left to do: no merge, no commit.
         assert_eq!(index.compact().unwrap(), 1);
+    }
+
+    /// A search split into halves of each segment's doc ids answers exactly as one pass does:
+    /// the page and its order, the scores, the total and the facet counts, over two segments
+    /// with deleted documents, tied scores, filters, phrases, exclusions, dates and deep pages.
+    #[test]
+    fn split_searches_answer_as_one_pass() {
+        let words = [
+            "sepsis",
+            "fluids",
+            "septic shock",
+            "children",
+            "lactate",
+            "antibiotics",
+        ];
+        let levels = [
+            EvidenceLevel::Guideline,
+            EvidenceLevel::SystematicReview,
+            EvidenceLevel::Rct,
+            EvidenceLevel::Observational,
+            EvidenceLevel::CaseReport,
+        ];
+        let mut index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        for part in 0..2 {
+            let mut b = index.builder(16 << 20).unwrap();
+            let records: Vec<Record> = (0..300)
+                .map(|i| {
+                    let n = part * 300 + i;
+                    // Every seventh record repeats the one before (tied scores across the halves).
+                    let k = if n % 7 == 0 { n.max(1) - 1 } else { n };
+                    let title = format!("{} in {}", words[k % 6], words[(k / 6) % 6]);
+                    let mut r = Record::new("t", &n.to_string(), &title);
+                    // Zinc only in the second half of each segment: a split's first half has
+                    // nothing, and its second starts past the middle.
+                    let zinc = if i >= 200 { " zinc" } else { "" };
+                    r.abstract_text = Some(format!(
+                        "{} {} and {}{zinc}",
+                        words[(k * 5) % 6],
+                        "resuscitation ".repeat(k % 5),
+                        words[(k / 3) % 6]
+                    ));
+                    r.evidence_level = Some(levels[n % 5]);
+                    r.published = Some(model::PartialDate::year(2000 + (n % 25) as i32));
+                    r
+                })
+                .collect();
+            b.add(records, false).unwrap();
+            // Deleted documents in both halves of the first segment, and in the second.
+            if part == 1 {
+                for n in [3, 149, 152, 299, 310, 449, 598] {
+                    b.delete(&format!("t:{n}"));
+                }
+            }
+            b.finish().unwrap();
+        }
+        index.reload().unwrap();
+        assert_eq!(index.segments(), 2);
+        assert_eq!(index.num_docs(), 593);
+
+        let requests = [
+            ("sepsis fluids", Filters::default(), Sort::Relevance, 0, 100),
+            ("sepsis", Filters::default(), Sort::Relevance, 0, 10),
+            ("zinc", Filters::default(), Sort::Relevance, 0, 100),
+            (
+                "resuscitation children",
+                Filters::default(),
+                Sort::Relevance,
+                20,
+                10,
+            ),
+            (
+                "\"septic shock\" lactate",
+                Filters::default(),
+                Sort::Relevance,
+                0,
+                50,
+            ),
+            (
+                "antibiotics -children",
+                Filters::default(),
+                Sort::Relevance,
+                0,
+                100,
+            ),
+            (
+                "title:sepsis OR lactate",
+                Filters::default(),
+                Sort::Relevance,
+                0,
+                30,
+            ),
+            ("fluids", Filters::default(), Sort::Date, 0, 100),
+            (
+                "sepsis fluids lactate",
+                Filters {
+                    evidence_levels: vec![EvidenceLevel::Rct, EvidenceLevel::Guideline],
+                    year_from: Some(2010),
+                    ..Default::default()
+                },
+                Sort::Relevance,
+                0,
+                100,
+            ),
+            ("", Filters::default(), Sort::Relevance, 0, 100),
+        ];
+        let answer = |index: &SearchIndex, req: &SearchRequest| {
+            let r = index.search(req).unwrap();
+            let hits: Vec<(String, u32)> = r
+                .hits
+                .iter()
+                .map(|h| (h.record.id.clone(), h.score.to_bits()))
+                .collect();
+            (r.total, hits, r.facets)
+        };
+        for (q, filters, sort, offset, limit) in requests {
+            let req = SearchRequest {
+                q: q.into(),
+                filters,
+                sort,
+                offset,
+                limit,
+                facets: true,
+                ..Default::default()
+            };
+            index.split = Split::Never;
+            let one_pass = answer(&index, &req);
+            index.split = Split::Always;
+            let splits = split::splits();
+            let split = answer(&index, &req);
+            assert!(split::splits() >= splits + 2, "{q}: not split");
+            assert!(one_pass.0 > 0 && !one_pass.1.is_empty(), "{q}: no hits");
+            assert_eq!(one_pass, split, "{q}");
+            for (id, _) in &split.1 {
+                let n: usize = id.trim_start_matches("t:").parse().unwrap();
+                assert!(
+                    ![3, 149, 152, 299, 310, 449, 598].contains(&n),
+                    "{q}: deleted {id}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod ranking;
 pub mod readability;
 pub mod schema;
 mod snippet;
+mod split;
 pub mod suggest;
 
 pub use analysis::Thesaurus;
@@ -42,6 +43,9 @@ pub use query::{Interpreted, MAX_QUERY_CHARS};
 pub use ranking::{EvidencePriors, RankingParams};
 /// The sentence-embedding model used for re-ranking by meaning.
 pub use semantic;
+/// Starts the thread that searches the second halves of split searches (see
+/// [`SearchIndex::set_split_searches`]) from the calling thread, whose CPU priority it takes.
+pub use split::start_helper as start_split_helper;
 
 /// Errors of the search core.
 #[derive(Debug, thiserror::Error)]
