@@ -655,51 +655,29 @@ fn cmd_run(args: &[String]) -> Result<()> {
             facets: None,
             label: "evidence-inprocess",
         };
-        log("measuring in process (comparison task: top 10, facets only where asked, no snippets)");
-        inproc.insert(
-            "evidence-inprocess",
-            measure(
-                &mut e,
-                &queries,
-                budget.warmup,
-                budget.per_engine,
-                budget.rounds,
-            ),
+        // Measures `e` as it stands, under its label.
+        let mut run = |e: &mut Evidence, what: &str| {
+            log(format!("measuring in process ({what})"));
+            let r = measure(e, &queries, budget.warmup, budget.per_engine, budget.rounds);
+            inproc.insert(e.label, r);
+        };
+        run(
+            &mut e,
+            "comparison task: top 10, facets only where asked, no snippets",
         );
         // The same task with each search on one thread (no second core for a lone search):
         // what splitting buys, and the row to hold beside the peers' single-threaded searches.
         e.index.set_split_searches(false);
         e.label = "evidence-inprocess-1core";
-        log("measuring in process with every search on one thread (split searches off)");
-        inproc.insert(
-            "evidence-inprocess-1core",
-            measure(
-                &mut e,
-                &queries,
-                budget.warmup,
-                budget.per_engine,
-                budget.rounds,
-            ),
-        );
+        run(&mut e, "every search on one thread: split searches off");
         e.index.set_split_searches(true);
-        e.label = "evidence-inprocess";
         // The same task with pseudo-relevance feedback off (a `[ranking]` setting), when the
         // ranking parameters have it: what the feedback pass costs.
         match feedback_off() {
             Some(p) => {
                 e.index.set_params(p);
                 e.label = "evidence-inprocess-noprf";
-                log("measuring in process with pseudo-relevance feedback off (prf_docs = 0)");
-                inproc.insert(
-                    "evidence-inprocess-noprf",
-                    measure(
-                        &mut e,
-                        &queries,
-                        budget.warmup,
-                        budget.per_engine,
-                        budget.rounds,
-                    ),
-                );
+                run(&mut e, "pseudo-relevance feedback off: prf_docs = 0");
                 e.index.set_params(search::RankingParams::default());
             }
             _ => log(
@@ -709,17 +687,7 @@ fn cmd_run(args: &[String]) -> Result<()> {
         e.highlight = true;
         e.facets = Some(true);
         e.label = "evidence-inprocess-served";
-        log("measuring in process (as served: facets and snippets on every query)");
-        inproc.insert(
-            "evidence-inprocess-served",
-            measure(
-                &mut e,
-                &queries,
-                budget.warmup,
-                budget.per_engine,
-                budget.rounds,
-            ),
-        );
+        run(&mut e, "as served: facets and snippets on every query");
     }
 
     // 3. HTTP against the real binary.
