@@ -45,7 +45,7 @@ pub struct Counts {
     source: BTreeMap<String, u64>,
 }
 
-/// Collects [`Facets`]: from each segment's [`FacetCodes`] when given (one array read per
+/// Collects [`Facets`]: from each segment's `FacetCodes` when given (one array read per
 /// match), else from the columns in batches.
 #[derive(Default)]
 pub struct FacetCollector {

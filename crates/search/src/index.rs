@@ -153,7 +153,7 @@ fn order_versions(hits: &mut Vec<Hit>) {
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
     /// BM25 over the weighted fields, with the proximity bonus for the best-ranked records
-    /// ([`PROXIMITY_WINDOW`]).
+    /// (`PROXIMITY_WINDOW`, 100).
     pub text: f32,
     /// Re-ranking by meaning, for a record in the semantic window: the text score is then
     /// `(1 − weight) × text + weight × cosine × scale` before the priors multiply it.
