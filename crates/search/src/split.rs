@@ -13,7 +13,7 @@
 //! every core already has a search: it is done only while this search is the only one running in
 //! the process, and only for segments of at least [`MIN_SPLIT_DOCS`] documents in which the
 //! query's terms hold at least [`MIN_SPLIT_POSTINGS`] postings. At 1M records this took one
-//! user's 2-4 word searches from a p50 of 1.5-1.8 ms to 1.1 ms and their p99 from 8.5 to 4.8 ms,
+//! user's 2-4 word searches from a p50 of 1.5-1.8 ms to 1.1 ms and their p99 from 8.0-8.6 to 4.8 ms,
 //! with no change at 32 concurrent clients (benches/RESULTS.md, 2026-12-06).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -43,7 +43,9 @@ pub(crate) enum Split {
 pub(crate) const MIN_SPLIT_DOCS: u32 = 50_000;
 
 /// Nor is a segment in which the query's terms have fewer postings than this (about 0.1 ms of
-/// matching on this project's 2-core benchmark machine).
+/// matching on this project's 2-core benchmark machine). Counting them looks each term up in the
+/// segment's dictionary again (the weight did once for its statistics): a few microseconds, paid
+/// only by a search that is alone, on a segment large enough to split.
 pub(crate) const MIN_SPLIT_POSTINGS: u64 = 20_000;
 
 /// Segments searched as two halves since the process started.
@@ -187,8 +189,8 @@ fn collect_range<C: Collector>(
     Ok(child.harvest())
 }
 
-fn collect_docs<S: Scorer + ?Sized, T: SegmentCollector>(
-    scorer: &mut S,
+fn collect_docs<T: SegmentCollector>(
+    scorer: &mut dyn Scorer,
     from: DocId,
     to: DocId,
     alive: Option<&AliveBitSet>,
