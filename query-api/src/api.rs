@@ -104,7 +104,8 @@ pub struct HitOut {
     pub superseded_by: Option<String>,
     /// An invented starter-corpus record, not evidence.
     pub sample: bool,
-    /// Flesch-Kincaid grade of title and abstract.
+    /// Flesch-Kincaid grade of title and abstract, in tenths from 0.1 (the easiest texts) to
+    /// 30; absent when there are too few words (under 20) to judge.
     pub reading_grade: Option<f32>,
     /// Found by meaning alone (semantic search, when a model is configured): the record
     /// contains none of the query's words and is shown as related, not as a match.

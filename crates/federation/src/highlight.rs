@@ -150,7 +150,7 @@ impl Highlighter {
             &record.title,
             record.abstract_text.as_deref().unwrap_or(""),
         )
-        .map(|g| ((g.clamp(0.0, 30.0) * 10.0).round() / 10.0) as f32);
+        .map(|g| search::readability::grade_tenths(g) as f32 / 10.0);
         Hit {
             record,
             score,

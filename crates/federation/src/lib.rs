@@ -124,8 +124,8 @@ pub fn matches_filters(r: &Record, f: &Filters) -> bool {
             &r.title,
             r.abstract_text.as_deref().unwrap_or(""),
         );
-        // The index stores the grade in tenths, clamped to 0..=30, and 0 means "not computable".
-        let tenths = grade.map(|g| (g.clamp(0.0, 30.0) * 10.0).round() as u64);
+        // As the index filters its records (`search::readability::grade_tenths`).
+        let tenths = grade.map(search::readability::grade_tenths);
         let hi = (max.max(0.0) * 10.0).round() as u64;
         match tenths {
             Some(t) if t >= 1 && t <= hi.max(1) => {}
@@ -193,6 +193,21 @@ mod tests {
             &Filters {
                 max_reading_grade: Some(12.0),
                 evidence_levels: vec![EvidenceLevel::PatientInformation],
+                ..Default::default()
+            }
+        ));
+        // The easiest text (grade 0 or below by the formula) passes any reading-level filter,
+        // as the index's own records do.
+        r.title = "Asthma".into();
+        r.abstract_text = Some(
+            "We ate. We ran. We sat. We slept. I read. I wrote. You swam. You sang. They ate. \
+             They ran."
+                .into(),
+        );
+        assert!(matches_filters(
+            &r,
+            &Filters {
+                max_reading_grade: Some(0.0),
                 ..Default::default()
             }
         ));

@@ -1808,9 +1808,7 @@ mod tests {
         };
         let stored = |abs: &str| {
             crate::readability::flesch_kincaid_grade("Sepsis", abs)
-                .map(|g| (g.clamp(0.0, 30.0) * 10.0).round() as u64)
-                .filter(|g| *g > 0)
-                .map(|g| g as f32 / 10.0)
+                .map(|g| crate::readability::grade_tenths(g) as f32 / 10.0)
         };
         let grades = |index: &SearchIndex| -> Vec<(String, Option<f32>)> {
             let res = index
@@ -1844,6 +1842,27 @@ mod tests {
         // Too few words to judge: no grade.
         add("c", "Short.");
         assert_eq!(grades(&index)[2], ("t:c".to_string(), None));
+        // The easiest text has grade 0 by the formula; it still has a grade (0.1, the least
+        // stored) and passes a reading-level filter.
+        let easy = "We ate. We ran. We sat. We slept. I read. I wrote. You swam. You sang. \
+            They ate. They ran.";
+        assert!(crate::readability::flesch_kincaid_grade("Sepsis", easy).is_some_and(|g| g <= 0.0));
+        add("e", easy);
+        assert_eq!(grades(&index)[3], ("t:e".to_string(), Some(0.1)));
+        let plain_only = index
+            .search(&SearchRequest {
+                q: "sepsis".into(),
+                limit: 10,
+                filters: Filters {
+                    max_reading_grade: Some(8.0),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .unwrap();
+        let mut ids: Vec<String> = plain_only.hits.into_iter().map(|h| h.record.id).collect();
+        ids.sort();
+        assert_eq!(ids, ["t:a", "t:e"]);
     }
 
     #[test]

@@ -1,6 +1,14 @@
 //! Reading level: the Flesch-Kincaid grade of a record's title and abstract, computed at index time
 //! so that plain-language material can be shown and filtered.
 
+/// A grade as the index stores it: in tenths, clamped to 0..=30 grades, and at least 1, because
+/// the index stores 0 for "no grade"; the easiest texts (grade 0 or below, which short sentences
+/// of short words reach) are kept as 0.1 rather than lost from reading-level filters. Remote
+/// results are graded and filtered by the same rule.
+pub fn grade_tenths(grade: f64) -> u64 {
+    ((grade.clamp(0.0, 30.0) * 10.0).round() as u64).max(1)
+}
+
 /// The Flesch-Kincaid grade level of the text, or `None` when there are too few words to judge
 /// (fewer than 20).
 ///

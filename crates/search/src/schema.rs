@@ -222,11 +222,10 @@ pub fn to_document(f: &Fields, r: &Record) -> TantivyDocument {
         &r.title,
         r.abstract_text.as_deref().unwrap_or(""),
     );
+    // Tenths of a grade, 0 for "no grade".
     doc.add_u64(
         f.reading_grade,
-        grade
-            .map(|g| (g.clamp(0.0, 30.0) * 10.0).round() as u64)
-            .unwrap_or(0),
+        grade.map(crate::readability::grade_tenths).unwrap_or(0),
     );
     for k in model::dedup::keys(r) {
         doc.add_text(f.keys, k);
