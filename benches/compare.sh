@@ -4,7 +4,8 @@
 #
 #   benches/compare.sh            full run: 1M documents; criterion at 10k, 100k and 1M
 #   benches/compare.sh --quick    100k documents; criterion at 10k; under 10 minutes on 2 cores
-#                                 with a warm target/ (a cold release build adds its own time)
+#                                 with a warm target/ (a cold release build from a clean clone
+#                                 adds its own time: 13.9 minutes on the benchmark machine)
 #
 # Steps: one release build (benches + the query-api binary); the criterion benches (search latency
 # per query shape, snippet and facet cost, indexing throughput, PubMed XML parsing); then
