@@ -218,8 +218,9 @@ pub struct SearchIndex {
     priors: std::sync::Mutex<PriorTables>,
     /// Each segment's facet values, one `u32` per document, read on its first faceted search.
     facet_codes: std::sync::Mutex<SegmentTables<crate::facets::FacetCodes>>,
-    /// Each segment's reading-grade column, opened on its first search: opening it reads the
-    /// column's block index, 2.4% of a one-core search at 1M records when done per search.
+    /// Each segment's reading-grade column, opened on its first search. Opening it reads the
+    /// column's block index: done per search, it was 2.4% of a one-core search's profile at 1M
+    /// records, and keeping it open made those searches 5–10% faster (benches/RESULTS.md).
     grade_columns: std::sync::Mutex<SegmentTables<Option<tantivy::columnar::Column<u64>>>>,
     /// The sentence-embedding model: records are embedded as they are indexed, and plain
     /// free-text searches re-rank their best matches by meaning ([`RankingParams::semantic_weight`]).
