@@ -124,11 +124,12 @@ pub fn matches_filters(r: &Record, f: &Filters) -> bool {
             &r.title,
             r.abstract_text.as_deref().unwrap_or(""),
         );
-        // As the index filters its records (`search::readability::grade_tenths`).
+        // As the index filters its records: in tenths (`search::readability::grade_tenths`,
+        // never 0), and a record too short to grade never passes.
         let tenths = grade.map(search::readability::grade_tenths);
         let hi = (max.max(0.0) * 10.0).round() as u64;
         match tenths {
-            Some(t) if t >= 1 && t <= hi.max(1) => {}
+            Some(t) if t <= hi.max(1) => {}
             _ => return false,
         }
     }

@@ -1811,11 +1811,13 @@ mod tests {
             crate::readability::flesch_kincaid_grade("Sepsis", abs)
                 .map(|g| crate::readability::grade_tenths(g) as f32 / 10.0)
         };
-        let grades = |index: &SearchIndex| -> Vec<(String, Option<f32>)> {
+        // The hits for "sepsis" under `filters`, by id, with their grades.
+        let graded = |index: &SearchIndex, filters: Filters| -> Vec<(String, Option<f32>)> {
             let res = index
                 .search(&SearchRequest {
                     q: "sepsis".into(),
                     limit: 10,
+                    filters,
                     ..Default::default()
                 })
                 .unwrap();
@@ -1827,6 +1829,7 @@ mod tests {
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
+        let grades = |index: &SearchIndex| graded(index, Filters::default());
         add("a", plain);
         let a = stored(plain);
         assert!(a.is_some());
@@ -1850,19 +1853,14 @@ mod tests {
         assert!(crate::readability::flesch_kincaid_grade("Sepsis", easy).is_some_and(|g| g <= 0.0));
         add("e", easy);
         assert_eq!(grades(&index)[3], ("t:e".to_string(), Some(0.1)));
-        let plain_only = index
-            .search(&SearchRequest {
-                q: "sepsis".into(),
-                limit: 10,
-                filters: Filters {
-                    max_reading_grade: Some(8.0),
-                    ..Default::default()
-                },
-                ..Default::default()
-            })
-            .unwrap();
-        let mut ids: Vec<String> = plain_only.hits.into_iter().map(|h| h.record.id).collect();
-        ids.sort();
+        let up_to_8 = Filters {
+            max_reading_grade: Some(8.0),
+            ..Default::default()
+        };
+        let ids: Vec<String> = graded(&index, up_to_8)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(ids, ["t:a", "t:e"]);
     }
 
