@@ -140,6 +140,12 @@ pub fn split_searches() -> bool {
     env_number("EVIDENCE_SPLIT_SEARCHES", 0..=1u8) != Some(0)
 }
 
+/// Whether searches of plain words skip scoring the matches that cannot reach the page
+/// (`EVIDENCE_PRUNED_UNIONS`, `0` for no; see `SearchIndex::set_pruned_unions`).
+pub fn pruned_unions() -> bool {
+    env_number("EVIDENCE_PRUNED_UNIONS", 0..=1u8) != Some(0)
+}
+
 fn env_number<T: std::str::FromStr + PartialOrd>(
     name: &str,
     range: std::ops::RangeInclusive<T>,

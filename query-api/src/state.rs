@@ -225,6 +225,7 @@ impl AppState {
         }
         index.set_encoder(self.encoder());
         index.set_split_searches(crate::pool::split_searches());
+        index.set_pruned_unions(crate::pool::pruned_unions());
         let docs = index.num_docs();
         if let Ok(mut live) = self.0.live.write() {
             *live = Some(Live {

@@ -260,6 +260,9 @@ fn cmd_profile(args: &[String]) -> Result<()> {
     if has(args, "--no-split") {
         e.index.set_split_searches(false);
     }
+    if has(args, "--no-pruning") {
+        e.index.set_pruned_unions(false);
+    }
     if let Some(p) = flag(args, "--params") {
         e.index.set_params(
             serde_json::from_str(&p)

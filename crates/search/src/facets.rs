@@ -393,6 +393,7 @@ impl Collector for FacetCollector {
 impl SegmentCollector for FacetSegment {
     type Fruit = Counts;
 
+    #[inline]
     fn collect(&mut self, doc: DocId, _score: Score) {
         if let Some(codes) = &self.codes {
             if let Some(&code) = codes.get(doc as usize) {

@@ -230,6 +230,39 @@ pub struct SearchIndex {
     path: Option<PathBuf>,
     /// Whether a lone search may use a second core (see [`SearchIndex::set_split_searches`]).
     split: Split,
+    /// How searches of plain words are matched (see [`SearchIndex::set_pruned_unions`]).
+    unions: Unions,
+    /// The documents each recent filter lets through, per segment, for searches of plain words.
+    filter_cache: std::sync::Mutex<FilterCache>,
+}
+
+/// Per segment, the documents recent filters let through ([`crate::union::filter_bits`]), by the
+/// filter's query: a library's searches repeat a few filters (evidence levels, years, sources),
+/// and a filter's bits cost a pass over every record it lets through. Dropped with the segment;
+/// a segment's filters are forgotten all at once when it holds [`FILTER_CACHE_ENTRIES`].
+#[derive(Default)]
+struct FilterCache {
+    by_segment: std::collections::HashMap<
+        tantivy::index::SegmentId,
+        std::collections::HashMap<String, crate::union::FilterBits>,
+    >,
+}
+
+/// Filters remembered per segment (each one bit per document: 125 KB at 1M records).
+const FILTER_CACHE_ENTRIES: usize = 64;
+
+/// How a search of plain words (a union of scored terms, ranked by relevance, with or without
+/// filters and facets) is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Unions {
+    /// By [`crate::union`], skipping the scores that cannot reach the page.
+    #[default]
+    Pruned,
+    /// By [`crate::union`], scoring every match (for tests: the same answer).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Unpruned,
+    /// By tantivy's union, like any other query.
+    Tantivy,
 }
 
 /// Per segment, every document's prior (evidence × recency × trust) as of `today`, so that
@@ -240,6 +273,8 @@ pub struct SearchIndex {
 struct PriorTables {
     today: i64,
     tables: SegmentTables<Arc<[f32]>>,
+    /// The largest prior in each window of [`crate::union::WINDOW`] documents of each table.
+    bounds: SegmentTables<Arc<[f32]>>,
 }
 
 /// One table per segment of the commit searched (priors, facet codes, record vectors), built on
@@ -369,6 +404,8 @@ impl SearchIndex {
             vectors: Default::default(),
             path,
             split: Split::default(),
+            unions: Unions::default(),
+            filter_cache: Default::default(),
         })
     }
 
@@ -449,9 +486,76 @@ impl SearchIndex {
             *guard = PriorTables {
                 today,
                 tables: SegmentTables::default(),
+                bounds: SegmentTables::default(),
             };
         }
         guard.tables.for_searcher(searcher, build)
+    }
+
+    /// For each of `searcher`'s segments, the documents each of `filters` lets through, from the
+    /// cache or worked out now.
+    fn filter_bits(
+        &self,
+        searcher: &Searcher,
+        filters: &[Box<dyn Query>],
+    ) -> Result<
+        std::collections::HashMap<tantivy::index::SegmentId, Vec<crate::union::FilterBits>>,
+        SearchError,
+    > {
+        let mut out = std::collections::HashMap::new();
+        if filters.is_empty() {
+            return Ok(out);
+        }
+        let keys: Vec<String> = filters.iter().map(|f| format!("{f:?}")).collect();
+        let mut cache = lock_tables(&self.filter_cache);
+        let live: std::collections::HashSet<_> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        cache.by_segment.retain(|id, _| live.contains(id));
+        for reader in searcher.segment_readers() {
+            let seg = cache.by_segment.entry(reader.segment_id()).or_default();
+            let mut bits = Vec::with_capacity(filters.len());
+            for (f, key) in filters.iter().zip(&keys) {
+                if let Some(b) = seg.get(key) {
+                    bits.push(Arc::clone(b));
+                    continue;
+                }
+                let b = crate::union::filter_bits(&**f, searcher, reader)?;
+                if seg.len() >= FILTER_CACHE_ENTRIES {
+                    seg.clear();
+                }
+                seg.insert(key.clone(), Arc::clone(&b));
+                bits.push(b);
+            }
+            out.insert(reader.segment_id(), bits);
+        }
+        Ok(out)
+    }
+
+    /// The window bounds ([`crate::union::window_bounds`]) of `tables`, the prior tables of
+    /// `searcher`'s segments as of `today`.
+    fn prior_bounds(
+        &self,
+        searcher: &Searcher,
+        today: i64,
+        tables: &std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>> {
+        let mut guard = lock_tables(&self.priors);
+        if guard.today != today {
+            // The tables were rebuilt for another day meanwhile: bound these ones afresh.
+            return tables
+                .iter()
+                .map(|(id, t)| (*id, crate::union::window_bounds(t)))
+                .collect();
+        }
+        guard.bounds.for_searcher(searcher, |seg| {
+            tables
+                .get(&seg.segment_id())
+                .map(|t| crate::union::window_bounds(t))
+                .unwrap_or_else(|| Arc::from(Vec::new()))
+        })
     }
 
     /// The [`crate::facets::FacetCodes`] of `searcher`'s segments, building the missing ones. A
@@ -471,6 +575,13 @@ impl SearchIndex {
     /// the same answer. Off, every search runs on one thread.
     pub fn set_split_searches(&mut self, on: bool) {
         self.split = if on { Split::WhenAlone } else { Split::Never };
+    }
+
+    /// Whether searches of plain words skip scoring the matches that cannot reach the page (on
+    /// by default; the page, total and facets are the same). Off, they are matched by
+    /// tantivy's union, which scores every match.
+    pub fn set_pruned_unions(&mut self, on: bool) {
+        self.unions = if on { Unions::Pruned } else { Unions::Tantivy };
     }
 
     /// Sets or clears the sentence-embedding model. Records indexed from then on carry their
@@ -883,6 +994,7 @@ impl SearchIndex {
             other => other,
         };
         let filters = self.filter_queries(&req.filters);
+        let filter_list: Vec<Box<dyn Query>> = filters.iter().map(|f| f.box_clone()).collect();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         match rank_query.as_ref() {
             Some(q) => clauses.push((Occur::Must, q.box_clone())),
@@ -943,7 +1055,36 @@ impl SearchIndex {
                 }
             },
         );
-        let (mut top_docs, total, facets) = if req.facets {
+        // A search of plain words by relevance: matched without scoring what cannot reach the page.
+        let union = match (self.unions, sort) {
+            (Unions::Pruned | Unions::Unpruned, Sort::Relevance) => {
+                match rank_query.as_deref().and_then(crate::query::term_union) {
+                    Some(terms) => crate::union::Plan::new(&searcher, terms)?,
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let (mut top_docs, total, facets) = if let Some(plan) = union {
+            let bounds = self.prior_bounds(&searcher, today, &rerank_tables);
+            let filter_bits = self.filter_bits(&searcher, &filter_list)?;
+            let facets = req
+                .facets
+                .then(|| FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher))));
+            crate::union::search(
+                &searcher,
+                &plan,
+                collect,
+                skip,
+                facets.as_ref(),
+                &rerank_tables,
+                &bounds,
+                &filter_bits,
+                self.split,
+                &running,
+                self.unions == Unions::Pruned,
+            )?
+        } else if req.facets {
             let facets = FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher)));
             let all = (top, Count, facets);
             let (t, c, f) = split::search(&searcher, &*query, &all, self.split, &running)?;
@@ -1864,23 +2005,29 @@ mod tests {
         assert_eq!(ids, ["t:a", "t:e"]);
     }
 
+    /// A search's total, its hits (id and score) and its facets.
+    fn page(index: &SearchIndex, req: &SearchRequest) -> (u64, Vec<(String, f32)>, Option<Facets>) {
+        let r = index.search(req).unwrap();
+        let hits = r
+            .hits
+            .iter()
+            .map(|h| (h.record.id.clone(), h.score))
+            .collect();
+        (r.total, hits, r.facets)
+    }
+
     #[test]
     fn compact_merges_to_one_segment_and_keeps_every_answer() {
         let index = three_segments();
         let answer = |index: &SearchIndex| {
-            let r = index
-                .search(&SearchRequest {
+            page(
+                index,
+                &SearchRequest {
                     q: "sepsis fluids resuscitation".into(),
                     limit: 100,
                     ..Default::default()
-                })
-                .unwrap();
-            let hits: Vec<(String, f32)> = r
-                .hits
-                .iter()
-                .map(|h| (h.record.id.clone(), h.score))
-                .collect();
-            (r.total, hits, r.facets)
+                },
+            )
         };
         let before = answer(&index);
         assert_eq!(before.0, 60);
@@ -1915,6 +2062,15 @@ mod tests {
     /// A search split into halves of each segment's doc ids answers exactly as one pass does:
     /// the page and its order, the scores, the total and the facet counts, over two segments
     /// with deleted documents, tied scores, filters, phrases, exclusions, dates and deep pages.
+    /// Five evidence levels from the top to the bottom of the hierarchy.
+    const FIVE_LEVELS: [EvidenceLevel; 5] = [
+        EvidenceLevel::Guideline,
+        EvidenceLevel::SystematicReview,
+        EvidenceLevel::Rct,
+        EvidenceLevel::Observational,
+        EvidenceLevel::CaseReport,
+    ];
+
     #[test]
     fn split_searches_answer_as_one_pass() {
         let words = [
@@ -1925,13 +2081,7 @@ mod tests {
             "lactate",
             "antibiotics",
         ];
-        let levels = [
-            EvidenceLevel::Guideline,
-            EvidenceLevel::SystematicReview,
-            EvidenceLevel::Rct,
-            EvidenceLevel::Observational,
-            EvidenceLevel::CaseReport,
-        ];
+        let levels = FIVE_LEVELS;
         let mut index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
         for part in 0..2 {
             let mut b = index.builder(16 << 20).unwrap();
@@ -2049,6 +2199,173 @@ mod tests {
                     "{q}: deleted {id}"
                 );
             }
+        }
+    }
+
+    /// 12,000 records compacted into one segment (three windows of `union::WINDOW`), then 500
+    /// more in a second segment and deletions in both; words of varied frequency, records of
+    /// every evidence level and many years.
+    fn word_corpus() -> SearchIndex {
+        let words = [
+            "sepsis",
+            "fluids",
+            "lactate",
+            "children",
+            "antibiotics",
+            "shock",
+            "insulin",
+            "stroke",
+            "aspirin",
+            "asthma",
+            "steroids",
+            "zinc",
+            "oxygen",
+            "delirium",
+            "falls",
+            "dementia",
+            "fracture",
+            "anaemia",
+            "iron",
+            "vitamin",
+        ];
+        let levels = FIVE_LEVELS;
+        // A fixed linear congruential sequence: the same corpus every run.
+        let mut x: u64 = 42;
+        let mut next = |n: usize| -> usize {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) as usize) % n
+        };
+        // Zipf-like: low word indexes far more often than high ones.
+        let word =
+            |next: &mut dyn FnMut(usize) -> usize| words[next(words.len()).min(next(words.len()))];
+        let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        for (part, size) in [(0, 12_000), (1, 500)] {
+            let mut b = index.builder(32 << 20).unwrap();
+            let records: Vec<Record> = (0..size)
+                .map(|i| {
+                    let n = part * 12_000 + i;
+                    let title = format!("{} and {}", word(&mut next), word(&mut next));
+                    let mut r = Record::new("t", &n.to_string(), &title);
+                    let len = 3 + next(40);
+                    let body: Vec<&str> = (0..len).map(|_| word(&mut next)).collect();
+                    r.abstract_text = Some(body.join(" "));
+                    r.evidence_level = Some(levels[next(5)]);
+                    r.published = Some(model::PartialDate::year(1990 + next(36) as i32));
+                    r
+                })
+                .collect();
+            b.add(records, false).unwrap();
+            if part == 1 {
+                for n in [7, 4095, 4096, 5999, 6000, 9000, 11_999, 12_003] {
+                    b.delete(&format!("t:{n}"));
+                }
+            }
+            b.finish().unwrap();
+            if part == 0 {
+                index.reload().unwrap();
+                index.compact().unwrap();
+            }
+        }
+        index.reload().unwrap();
+        let sizes: Vec<u32> = index
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|s| s.max_doc())
+            .collect();
+        assert!(sizes.contains(&12_000) && sizes.len() >= 2, "{sizes:?}");
+        assert_eq!(index.num_docs(), 12_492);
+        index
+    }
+
+    #[test]
+    fn word_searches_skip_scores_but_answer_as_tantivy() {
+        let mut index = word_corpus();
+        index.split = Split::Never;
+        let queries = [
+            "sepsis fluids",
+            "vitamin",
+            "zinc oxygen delirium",
+            "iron anaemia falls fracture",
+            "children with sepsis given fluids and antibiotics for shock in the emergency room",
+        ];
+        let answer = page;
+        let filtered = Filters {
+            evidence_levels: vec![EvidenceLevel::Rct, EvidenceLevel::Guideline],
+            year_from: Some(2000),
+            ..Default::default()
+        };
+        for q in queries {
+            for (offset, limit, facets, filters) in [
+                (0, 10, true, Filters::default()),
+                (0, 100, false, Filters::default()),
+                (150, 20, true, Filters::default()),
+                (0, 10, true, filtered.clone()),
+                (30, 100, false, filtered.clone()),
+            ] {
+                let req = SearchRequest {
+                    q: q.into(),
+                    offset,
+                    limit,
+                    facets,
+                    filters,
+                    ..Default::default()
+                };
+                let what = format!("{q:?} from {offset}, {limit}, {:?}", req.filters);
+                index.unions = Unions::Tantivy;
+                let before = crate::union::searches();
+                let tantivy = answer(&index, &req);
+                assert_eq!(crate::union::searches(), before, "{what}");
+                index.unions = Unions::Unpruned;
+                let unpruned = answer(&index, &req);
+                index.unions = Unions::Pruned;
+                let pruned = answer(&index, &req);
+                assert_eq!(
+                    crate::union::searches(),
+                    before + 2,
+                    "{what}: not a word union"
+                );
+                assert!(tantivy.0 > 150, "{what}: {} matches", tantivy.0);
+                assert_eq!(tantivy.1.len(), limit, "{what}");
+                // Pruning changes nothing, to the bit.
+                assert_eq!(pruned, unpruned, "{what}");
+                // tantivy counts and tallies the same matches, and ranks them the same way: the
+                // scores differ at most in rounding (tantivy sums in f32), so records swap
+                // places only where their scores tie to that precision.
+                assert_eq!(pruned.0, tantivy.0, "{what}");
+                assert_eq!(pruned.2, tantivy.2, "{what}");
+                let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * a.abs().max(b.abs());
+                for (i, ((id, s), (tid, ts))) in pruned.1.iter().zip(&tantivy.1).enumerate() {
+                    assert!(close(*s, *ts), "{what}: {i}: {s} against {ts}");
+                    if id != tid {
+                        let tied = tantivy.1.iter().any(|(o, os)| o == id && close(*os, *s));
+                        assert!(tied, "{what}: {i}: {id} where tantivy has {tid}");
+                    }
+                }
+            }
+        }
+        // Not a union of words: phrases, exclusions and date order go through tantivy.
+        for req in [
+            SearchRequest {
+                q: "\"sepsis fluids\"".into(),
+                ..Default::default()
+            },
+            SearchRequest {
+                q: "sepsis -fluids".into(),
+                ..Default::default()
+            },
+            SearchRequest {
+                q: "sepsis fluids".into(),
+                sort: Sort::Date,
+                ..Default::default()
+            },
+        ] {
+            let before = crate::union::searches();
+            assert!(index.search(&req).unwrap().total > 0, "{}", req.q);
+            assert_eq!(crate::union::searches(), before, "{}", req.q);
         }
     }
 

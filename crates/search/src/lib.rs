@@ -31,6 +31,7 @@ pub mod schema;
 mod snippet;
 mod split;
 pub mod suggest;
+mod union;
 
 pub use analysis::Thesaurus;
 pub use facets::{FacetCount, Facets};

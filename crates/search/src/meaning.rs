@@ -92,24 +92,12 @@ pub(crate) fn nearest(
     k: usize,
     min: f32,
 ) -> Vec<(DocAddress, f32)> {
-    #[derive(PartialEq)]
-    struct Entry(f32, DocAddress);
-    impl Eq for Entry {}
-    impl PartialOrd for Entry {
-        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-    // A min-heap on the score: the worst kept entry is on top.
-    impl Ord for Entry {
-        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-            other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
-        }
-    }
+    // The worst kept entry is on top.
+    use crate::union::Ranked;
     if k == 0 {
         return Vec::new();
     }
-    let mut heap = BinaryHeap::with_capacity(k + 1);
+    let mut heap: BinaryHeap<Ranked<DocAddress>> = BinaryHeap::with_capacity(k + 1);
     for (ord, seg) in searcher.segment_readers().iter().enumerate() {
         let Some(vectors) = tables.get(&seg.segment_id()) else {
             continue;
@@ -127,17 +115,21 @@ pub(crate) fn nearest(
             }
             if heap.len() == k {
                 match heap.peek() {
-                    Some(Entry(worst, _)) if cos <= *worst => continue,
+                    Some(worst) if f64::from(cos) <= worst.score => continue,
                     _ => {}
                 }
             }
-            heap.push(Entry(cos, DocAddress::new(ord as u32, doc)));
+            heap.push(Ranked {
+                score: f64::from(cos),
+                doc: DocAddress::new(ord as u32, doc),
+            });
             if heap.len() > k {
                 heap.pop();
             }
         }
     }
-    let mut out: Vec<(DocAddress, f32)> = heap.into_iter().map(|Entry(s, a)| (a, s)).collect();
+    let mut out: Vec<(DocAddress, f32)> =
+        heap.into_iter().map(|e| (e.doc, e.score as f32)).collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
 }

@@ -990,9 +990,72 @@ impl<'a> QueryBuilder<'a> {
 fn weight_query(q: Box<dyn Query>, weight: f32) -> Box<dyn Query> {
     if (weight - 1.0).abs() < f32::EPSILON {
         q
+    } else if let Some(t) = q.downcast_ref::<ScoredTerm>() {
+        Box::new(ScoredTerm {
+            term: t.term.clone(),
+            boost: t.boost * weight,
+        })
     } else {
         Box::new(BoostQuery::new(q, weight))
     }
+}
+
+/// One word in one field, scored by BM25 with its term frequencies and multiplied by `boost`:
+/// exactly a `TermQuery` (`WithFreqs`) inside a `BoostQuery`, whose weight it builds, but with
+/// its term and boost readable, so that a search of plain words can be recognised
+/// ([`term_union`]) and matched by [`crate::union`].
+#[derive(Clone, Debug)]
+pub(crate) struct ScoredTerm {
+    term: Term,
+    boost: f32,
+}
+
+impl ScoredTerm {
+    fn new(term: Term) -> ScoredTerm {
+        ScoredTerm { term, boost: 1.0 }
+    }
+
+    fn inner(&self) -> Box<dyn Query> {
+        let q = Box::new(TermQuery::new(
+            self.term.clone(),
+            IndexRecordOption::WithFreqs,
+        ));
+        if self.boost == 1.0 {
+            q
+        } else {
+            Box::new(BoostQuery::new(q, self.boost))
+        }
+    }
+}
+
+impl Query for ScoredTerm {
+    fn weight(
+        &self,
+        enable_scoring: tantivy::query::EnableScoring<'_>,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+        self.inner().weight(enable_scoring)
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        visitor(&self.term, false);
+    }
+}
+
+/// The terms and boosts of a query that is a union of two or more [`ScoredTerm`]s (any one
+/// matching is enough, the score is the sum), as plain word searches are built; `None` for any
+/// other query.
+pub(crate) fn term_union(q: &dyn Query) -> Option<Vec<(Term, f32)>> {
+    let b = q.downcast_ref::<BooleanQuery>()?;
+    if b.get_minimum_number_should_match() > 1 || b.clauses().len() < 2 {
+        return None;
+    }
+    b.clauses()
+        .iter()
+        .map(|(occur, c)| match (occur, c.downcast_ref::<ScoredTerm>()) {
+            (Occur::Should, Some(t)) => Some((t.term.clone(), t.boost)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Adds `q` to a union, splicing in the clauses of a nested pure union (a word's per-field
@@ -1038,10 +1101,7 @@ fn combine(mut clauses: Vec<(Occur, Box<dyn Query>)>) -> Option<Box<dyn Query>> 
 /// parts when the word splits ("IL-6" → "il 6"), or'ed with the joined form ("il6").
 fn terms_query(field: Field, toks: &[Tok2]) -> Option<Box<dyn Query>> {
     let term = |t: &Tok2| -> Box<dyn Query> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(field, &t.text),
-            IndexRecordOption::WithFreqs,
-        ))
+        Box::new(ScoredTerm::new(Term::from_field_text(field, &t.text)))
     };
     let single: Vec<&Tok2> = toks.iter().filter(|t| t.len == 1).collect();
     let joined: Vec<&Tok2> = toks.iter().filter(|t| t.len > 1).collect();

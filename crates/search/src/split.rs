@@ -120,26 +120,18 @@ pub(crate) fn search<C: Collector>(
     split: Split,
     running: &Running,
 ) -> tantivy::Result<C::Fruit> {
-    let (min_docs, min_postings) = match split {
-        Split::Never => return searcher.search(query, collector),
-        Split::WhenAlone if !running.alone() => return searcher.search(query, collector),
-        Split::WhenAlone => (MIN_SPLIT_DOCS, MIN_SPLIT_POSTINGS),
-        Split::Always => (2, 0),
-    };
-    let helper = match helper() {
-        Some(h) if collector.requires_scoring() => h,
-        _ => return searcher.search(query, collector),
-    };
+    if !may_split(split, running) || !collector.requires_scoring() {
+        return searcher.search(query, collector);
+    }
     let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
     let weight = &*weight;
     let mut fruits = Vec::with_capacity(searcher.segment_readers().len() + 1);
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let ord = ord as u32;
-        if reader.max_doc() < min_docs || postings(query, reader) < min_postings {
+        let Some(helper) = helper_for(split, running, reader, || postings(query, reader)) else {
             fruits.push(collector.collect_segment(weight, ord, reader)?);
             continue;
-        }
-        SPLITS.fetch_add(1, Ordering::Relaxed);
+        };
         let mid = reader.max_doc() / 2;
         // The second half on the helper thread, the first on this one.
         let mut second = Err(TantivyError::InternalError(
@@ -153,6 +145,38 @@ pub(crate) fn search<C: Collector>(
         fruits.push(second?);
     }
     collector.merge_fruits(fruits)
+}
+
+/// Whether `split` lets this search split any segment now.
+fn may_split(split: Split, running: &Running) -> bool {
+    match split {
+        Split::Never => false,
+        Split::WhenAlone => running.alone(),
+        Split::Always => true,
+    }
+}
+
+/// The thread to search the second half of `reader` on, if `split` lets this search split it
+/// now (`postings`: the work a pass over the segment would do, asked only when the segment is
+/// large enough); counts the split.
+pub(crate) fn helper_for(
+    split: Split,
+    running: &Running,
+    reader: &SegmentReader,
+    postings: impl FnOnce() -> u64,
+) -> Option<&'static rayon::ThreadPool> {
+    let (min_docs, min_postings) = match split {
+        Split::Never => return None,
+        Split::WhenAlone if !running.alone() => return None,
+        Split::WhenAlone => (MIN_SPLIT_DOCS, MIN_SPLIT_POSTINGS),
+        Split::Always => (2, 0),
+    };
+    if reader.max_doc() < min_docs || postings() < min_postings {
+        return None;
+    }
+    let helper = helper()?;
+    SPLITS.fetch_add(1, Ordering::Relaxed);
+    Some(helper)
 }
 
 /// The postings of the query's terms in the segment, the work a pass over it will do; a query
