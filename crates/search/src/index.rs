@@ -2323,9 +2323,15 @@ mod tests {
                 let unpruned = answer(&index, &req);
                 index.unions = Unions::Pruned;
                 let pruned = answer(&index, &req);
+                // Split into two halves, each with its own page: the same answer.
+                index.split = Split::Always;
+                let splits = split::splits();
+                assert_eq!(answer(&index, &req), pruned, "{what}: split");
+                assert!(split::splits() >= splits + 2, "{what}: not split");
+                index.split = Split::Never;
                 assert_eq!(
                     crate::union::searches(),
-                    before + 2,
+                    before + 3,
                     "{what}: not a word union"
                 );
                 assert!(tantivy.0 > 150, "{what}: {} matches", tantivy.0);

@@ -129,8 +129,8 @@ pub(crate) fn filter_bits(
     Ok(bits.into())
 }
 
-/// What a search of plain words gives: the page (as `top` would collect it), the number of
-/// matches and, when asked, their facets.
+/// What a search of plain words gives: the page (score and address, best first, as tantivy's
+/// `TopDocs` cuts it), the number of matches and, when asked, their facets.
 pub(crate) type Answer = (Vec<(f64, DocAddress)>, usize, Option<Facets>);
 
 /// Matches `plan` in every segment of `searcher`: the records ranked `offset..offset + limit`
@@ -395,8 +395,13 @@ impl Range<'_> {
                 Some(e) if self.prune && heap.len() >= self.k => e.score,
                 _ => f64::NEG_INFINITY,
             };
+            // A record without a prior table scores with a prior of 1; a window without a
+            // bound is not pruned.
             let lift = match (self.priors, self.bounds) {
-                (Some(_), Some(b)) => b.get((start / WINDOW) as usize).copied().unwrap_or(1.0),
+                (Some(_), Some(b)) => b
+                    .get((start / WINDOW) as usize)
+                    .copied()
+                    .unwrap_or(f32::INFINITY),
                 (Some(_), None) => f32::INFINITY,
                 (None, _) => 1.0,
             };
