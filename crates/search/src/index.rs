@@ -994,14 +994,16 @@ impl SearchIndex {
             other => other,
         };
         let filters = self.filter_queries(&req.filters);
-        let filter_list: Vec<Box<dyn Query>> = filters.iter().map(|f| f.box_clone()).collect();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         match rank_query.as_ref() {
             Some(q) => clauses.push((Occur::Must, q.box_clone())),
             None => clauses.push((Occur::Must, Box::new(tantivy::query::AllQuery))),
         }
-        for f in filters {
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(f, 0.0))));
+        for f in &filters {
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(f.box_clone(), 0.0)),
+            ));
         }
         let query: Box<dyn Query> = if clauses.len() == 1 {
             clauses.remove(0).1
@@ -1067,7 +1069,7 @@ impl SearchIndex {
         };
         let (mut top_docs, total, facets) = if let Some(plan) = union {
             let bounds = self.prior_bounds(&searcher, today, &rerank_tables);
-            let filter_bits = self.filter_bits(&searcher, &filter_list)?;
+            let filter_bits = self.filter_bits(&searcher, &filters)?;
             let facets = req
                 .facets
                 .then(|| FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher))));
@@ -2059,9 +2061,6 @@ mod tests {
         assert_eq!(index.compact().unwrap(), 1);
     }
 
-    /// A search split into halves of each segment's doc ids answers exactly as one pass does:
-    /// the page and its order, the scores, the total and the facet counts, over two segments
-    /// with deleted documents, tied scores, filters, phrases, exclusions, dates and deep pages.
     /// Five evidence levels from the top to the bottom of the hierarchy.
     const FIVE_LEVELS: [EvidenceLevel; 5] = [
         EvidenceLevel::Guideline,
@@ -2071,6 +2070,9 @@ mod tests {
         EvidenceLevel::CaseReport,
     ];
 
+    /// A search split into halves of each segment's doc ids answers exactly as one pass does:
+    /// the page and its order, the scores, the total and the facet counts, over two segments
+    /// with deleted documents, tied scores, filters, phrases, exclusions, dates and deep pages.
     #[test]
     fn split_searches_answer_as_one_pass() {
         let words = [
@@ -2292,7 +2294,6 @@ mod tests {
             "iron anaemia falls fracture",
             "children with sepsis given fluids and antibiotics for shock in the emergency room",
         ];
-        let answer = page;
         let filtered = Filters {
             evidence_levels: vec![EvidenceLevel::Rct, EvidenceLevel::Guideline],
             year_from: Some(2000),
@@ -2317,16 +2318,16 @@ mod tests {
                 let what = format!("{q:?} from {offset}, {limit}, {:?}", req.filters);
                 index.unions = Unions::Tantivy;
                 let before = crate::union::searches();
-                let tantivy = answer(&index, &req);
+                let tantivy = page(&index, &req);
                 assert_eq!(crate::union::searches(), before, "{what}");
                 index.unions = Unions::Unpruned;
-                let unpruned = answer(&index, &req);
+                let unpruned = page(&index, &req);
                 index.unions = Unions::Pruned;
-                let pruned = answer(&index, &req);
+                let pruned = page(&index, &req);
                 // Split into two halves, each with its own page: the same answer.
                 index.split = Split::Always;
                 let splits = split::splits();
-                assert_eq!(answer(&index, &req), pruned, "{what}: split");
+                assert_eq!(page(&index, &req), pruned, "{what}: split");
                 assert!(split::splits() >= splits + 2, "{what}: not split");
                 index.split = Split::Never;
                 assert_eq!(

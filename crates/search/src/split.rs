@@ -165,11 +165,12 @@ pub(crate) fn helper_for(
     reader: &SegmentReader,
     postings: impl FnOnce() -> u64,
 ) -> Option<&'static rayon::ThreadPool> {
+    if !may_split(split, running) {
+        return None;
+    }
     let (min_docs, min_postings) = match split {
-        Split::Never => return None,
-        Split::WhenAlone if !running.alone() => return None,
-        Split::WhenAlone => (MIN_SPLIT_DOCS, MIN_SPLIT_POSTINGS),
         Split::Always => (2, 0),
+        _ => (MIN_SPLIT_DOCS, MIN_SPLIT_POSTINGS),
     };
     if reader.max_doc() < min_docs || postings() < min_postings {
         return None;

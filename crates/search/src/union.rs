@@ -18,9 +18,10 @@
 //! The page, the total and the facets are those of the exhaustive pass, with one difference by
 //! design: a record's text score is the sum of its terms' scores added in `f64` and rounded once
 //! to `f32`, where tantivy adds them in `f32` in whatever order its scorers are in, so the two
-//! can differ in the last bit. Adding a record's few BM25 scores in `f64` loses nothing (their
-//! exponents differ by far less than the 29 bits `f64` has beyond `f32`), so the sum does not
-//! depend on which terms were essential: pruning and splitting never change a score. A test
+//! can differ in the last bit. The terms are always added in the same order (by bound, largest
+//! first: essential terms are read before the others, and each group largest first), so the sum
+//! does not depend on which terms were essential: pruning and splitting never change a score. A
+//! test
 //! compares every page with an unpruned pass of the same code and with tantivy's
 //! (`index::tests::word_searches_skip_scores_but_answer_as_tantivy`).
 //!
@@ -391,10 +392,7 @@ impl Range<'_> {
             let start = next - next % WINDOW;
             let end = start.saturating_add(WINDOW).min(to);
             // The page's bar and the most a record in this window can be lifted by its prior.
-            let theta = match heap.peek() {
-                Some(e) if self.prune && heap.len() >= self.k => e.score,
-                _ => f64::NEG_INFINITY,
-            };
+            let theta = self.bar(&heap);
             // A record without a prior table scores with a prior of 1; a window without a
             // bound is not pruned.
             let lift = match (self.priors, self.bounds) {
@@ -415,8 +413,7 @@ impl Range<'_> {
             for c in cursors[..essential].iter_mut().rev() {
                 scan(c, start, end, &mut w, Role::NonEssential);
             }
-            let bar = Bar { theta, lift };
-            count += self.harvest(start, &mut w, bar, alive, tally.as_mut(), &mut heap);
+            count += self.harvest(start, &mut w, lift, alive, tally.as_mut(), &mut heap);
         }
         let mut top = heap.into_vec();
         top.sort();
@@ -427,13 +424,22 @@ impl Range<'_> {
         })
     }
 
+    /// The score a record must beat to reach the page: the last one's once the page is full
+    /// (and pruning is on), else minus infinity.
+    fn bar(&self, heap: &BinaryHeap<Entry>) -> f64 {
+        match heap.peek() {
+            Some(last) if self.prune && heap.len() >= self.k => last.score,
+            _ => f64::NEG_INFINITY,
+        }
+    }
+
     /// Counts the window's live matches, tallies their facets, offers its candidates to the
-    /// page, and clears the window.
+    /// page, and clears the window (`lift`: the largest prior in it).
     fn harvest(
         &self,
         start: DocId,
         w: &mut Window,
-        bar: Bar,
+        lift: f64,
         alive: Option<&tantivy::fastfield::AliveBitSet>,
         tally: Option<&mut FacetSegment>,
         heap: &mut BinaryHeap<Entry>,
@@ -473,11 +479,7 @@ impl Range<'_> {
                 let doc = base + m.trailing_zeros();
                 m &= m - 1;
                 let text = w.sums[(doc - start) as usize] as f32;
-                let theta = match heap.peek() {
-                    Some(last) if self.prune && heap.len() >= self.k => last.score,
-                    _ => bar.theta,
-                };
-                if f64::from(text) * bar.lift * MARGIN < theta {
+                if f64::from(text) * lift * MARGIN < self.bar(heap) {
                     // Below the page whatever its prior: its prior need not be read.
                     continue;
                 }
@@ -504,14 +506,6 @@ impl Range<'_> {
         }
         count
     }
-}
-
-/// The page's bar when a window was started (the score to beat once the page is full, or minus
-/// infinity) and the largest prior in the window.
-#[derive(Clone, Copy)]
-struct Bar {
-    theta: f64,
-    lift: f64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
