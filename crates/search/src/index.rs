@@ -1579,12 +1579,17 @@ fn add_bonus(
     tables: &std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
     hits: &mut [(f64, DocAddress)],
 ) -> Result<(), SearchError> {
-    let weight = bonus.weight(tantivy::query::EnableScoring::enabled_from_searcher(
-        searcher,
-    ))?;
     hits.sort_unstable_by_key(|&(_, addr)| addr);
     let addrs: Vec<DocAddress> = hits.iter().map(|&(_, a)| a).collect();
-    crate::meaning::score_sorted(searcher, &*weight, tables, &addrs, |i, s| hits[i].0 += s)?;
+    let add = |i: usize, s: f64| hits[i].0 += s;
+    match bonus.downcast_ref::<crate::query::Proximity>() {
+        Some(p) => crate::proximity::score_sorted(searcher, p, tables, &addrs, add)?,
+        None => {
+            let scoring = tantivy::query::EnableScoring::enabled_from_searcher(searcher);
+            let weight = bonus.weight(scoring)?;
+            crate::meaning::score_sorted(searcher, &*weight, tables, &addrs, add)?
+        }
+    }
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(())
 }
@@ -2281,6 +2286,80 @@ mod tests {
         assert!(sizes.contains(&12_000) && sizes.len() >= 2, "{sizes:?}");
         assert_eq!(index.num_docs(), 12_492);
         index
+    }
+
+    #[test]
+    fn proximity_bonus_is_tantivys() {
+        // Every record of the word corpus, through tantivy's phrase scorers and through
+        // `proximity::score_sorted`: the same records get a bonus, with the same score to the
+        // bit, for phrases of two to four words (repeated ones, gaps), with and without slop.
+        let index = word_corpus();
+        let searcher = index.reader.searcher();
+        let addrs: Vec<DocAddress> = searcher
+            .segment_readers()
+            .iter()
+            .enumerate()
+            .flat_map(|(ord, r)| (0..r.max_doc()).map(move |d| DocAddress::new(ord as u32, d)))
+            .collect();
+        let mut priors = std::collections::HashMap::new();
+        for r in searcher.segment_readers() {
+            let table: Vec<f32> = (0..r.max_doc())
+                .map(|d| 0.9 + (d % 7) as f32 * 0.05)
+                .collect();
+            priors.insert(r.segment_id(), Arc::<[f32]>::from(table));
+        }
+        let mut bio = crate::analysis::bio_analyzer();
+        let mut stem = |w: &str| {
+            let mut out = String::new();
+            bio.token_stream(w).process(&mut |t| out = t.text.clone());
+            out
+        };
+        let phrases: [&[(usize, &str)]; 6] = [
+            &[(0, "sepsis"), (1, "fluids")],
+            &[(0, "zinc"), (2, "oxygen")],
+            &[(0, "sepsis"), (1, "fluids"), (2, "lactate")],
+            &[(0, "children"), (1, "sepsis"), (2, "children")],
+            &[(0, "sepsis"), (1, "sepsis")],
+            &[(0, "fluids"), (1, "shock"), (3, "sepsis"), (4, "children")],
+        ];
+        for words in phrases {
+            for slop in [0, 1, 3, 8] {
+                let proximity = crate::query::Proximity {
+                    phrases: [index.fields.title, index.fields.abstract_text]
+                        .into_iter()
+                        .map(|f| {
+                            words
+                                .iter()
+                                .map(|&(o, w)| (o, Term::from_field_text(f, &stem(w))))
+                                .collect()
+                        })
+                        .collect(),
+                    slop,
+                    boost: 1.7,
+                };
+                let scoring = tantivy::query::EnableScoring::enabled_from_searcher(&searcher);
+                let weight = proximity.weight(scoring).unwrap();
+                let mut tantivy = Vec::new();
+                crate::meaning::score_sorted(&searcher, &*weight, &priors, &addrs, |i, s| {
+                    tantivy.push((i, s))
+                })
+                .unwrap();
+                let mut ours = Vec::new();
+                crate::proximity::score_sorted(&searcher, &proximity, &priors, &addrs, |i, s| {
+                    ours.push((i, s))
+                })
+                .unwrap();
+                let what = format!("{words:?} within {slop}");
+                assert_eq!(ours, tantivy, "{what}");
+                let distinct: std::collections::BTreeSet<u64> =
+                    ours.iter().map(|(_, s)| s.to_bits()).collect();
+                assert!(
+                    ours.len() >= 20 && distinct.len() >= 5,
+                    "{what}: {}",
+                    ours.len()
+                );
+            }
+        }
     }
 
     #[test]

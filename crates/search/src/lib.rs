@@ -24,6 +24,7 @@ pub mod generations;
 mod index;
 mod maintenance;
 mod meaning;
+mod proximity;
 pub mod query;
 pub mod ranking;
 pub mod readability;

@@ -275,6 +275,33 @@ pub(crate) fn score_sorted(
     weight: &dyn Weight,
     priors: &HashMap<SegmentId, Arc<[f32]>>,
     sorted: &[DocAddress],
+    f: impl FnMut(usize, f64),
+) -> tantivy::Result<()> {
+    visit_sorted(
+        searcher,
+        priors,
+        sorted,
+        |reader| weight.scorer(reader, 1.0),
+        |scorer, doc| {
+            if scorer.doc() < doc {
+                scorer.seek(doc);
+            }
+            (scorer.doc() == doc).then(|| scorer.score())
+        },
+        f,
+    )
+}
+
+/// Visits `sorted` (document addresses in order) segment by segment: `open` makes a segment's
+/// scorer, `score` gives the score of a document (each greater than the one before in that
+/// segment) or `None` if it does not match, and `f(i, score × prior)` is called for each
+/// `sorted[i]` that matches.
+pub(crate) fn visit_sorted<S>(
+    searcher: &Searcher,
+    priors: &HashMap<SegmentId, Arc<[f32]>>,
+    sorted: &[DocAddress],
+    mut open: impl FnMut(&SegmentReader) -> tantivy::Result<S>,
+    mut score: impl FnMut(&mut S, DocId) -> Option<f32>,
     mut f: impl FnMut(usize, f64),
 ) -> tantivy::Result<()> {
     let mut start = 0;
@@ -283,17 +310,14 @@ pub(crate) fn score_sorted(
         let end = start + sorted[start..].partition_point(|a| a.segment_ord == ord);
         let reader = searcher.segment_reader(ord);
         let prior = priors.get(&reader.segment_id());
-        let mut scorer = weight.scorer(reader, 1.0)?;
+        let mut scorer = open(reader)?;
         for (i, addr) in sorted.iter().enumerate().take(end).skip(start) {
-            if scorer.doc() < addr.doc_id {
-                scorer.seek(addr.doc_id);
-            }
-            if scorer.doc() == addr.doc_id {
+            if let Some(s) = score(&mut scorer, addr.doc_id) {
                 let p = prior
                     .and_then(|t| t.get(addr.doc_id as usize))
                     .copied()
                     .unwrap_or(1.0);
-                f(i, f64::from(scorer.score() * p));
+                f(i, f64::from(s * p));
             }
         }
         start = end;

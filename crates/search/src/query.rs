@@ -902,25 +902,28 @@ impl<'a> QueryBuilder<'a> {
         if single.len() < 2 {
             return None;
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for f in [self.fields.title, self.fields.abstract_text] {
-            let terms: Vec<(usize, Term)> = single
-                .iter()
-                .map(|t| {
-                    (
-                        t.position - single[0].position,
-                        Term::from_field_text(f, &t.text),
-                    )
-                })
-                .collect();
-            let mut pq = PhraseQuery::new_with_offset(terms);
-            pq.set_slop(self.params.proximity_slop);
-            clauses.push((Occur::Should, Box::new(pq)));
-        }
-        Some(Box::new(BoostQuery::new(
-            Box::new(BooleanQuery::new(clauses)),
-            self.params.proximity_weight,
-        )))
+        let phrases = [self.fields.title, self.fields.abstract_text]
+            .into_iter()
+            .map(|f| {
+                let mut terms: Vec<(usize, Term)> = single
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.position - single[0].position,
+                            Term::from_field_text(f, &t.text),
+                        )
+                    })
+                    .collect();
+                // As `PhraseQuery::new_with_offset` orders them (a stable sort).
+                terms.sort_by_key(|&(offset, _)| offset);
+                terms
+            })
+            .collect();
+        Some(Box::new(Proximity {
+            phrases,
+            slop: self.params.proximity_slop,
+            boost: self.params.proximity_weight,
+        }))
     }
 
     fn analyzer_for(&mut self, f: FieldName) -> &mut TextAnalyzer {
@@ -1000,6 +1003,18 @@ fn weight_query(q: Box<dyn Query>, weight: f32) -> Box<dyn Query> {
     }
 }
 
+/// `Query::weight` for a readable stand-in of a tantivy query: the weight of `self.inner()`.
+macro_rules! weight_of_inner {
+    () => {
+        fn weight(
+            &self,
+            enable_scoring: tantivy::query::EnableScoring<'_>,
+        ) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+            self.inner().weight(enable_scoring)
+        }
+    };
+}
+
 /// One word in one field, scored by BM25 with its term frequencies and multiplied by `boost`:
 /// exactly a `TermQuery` (`WithFreqs`) inside a `BoostQuery`, whose weight it builds, but with
 /// its term and boost readable, so that a search of plain words can be recognised
@@ -1029,15 +1044,51 @@ impl ScoredTerm {
 }
 
 impl Query for ScoredTerm {
-    fn weight(
-        &self,
-        enable_scoring: tantivy::query::EnableScoring<'_>,
-    ) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
-        self.inner().weight(enable_scoring)
-    }
+    weight_of_inner!();
 
     fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
         visitor(&self.term, false);
+    }
+}
+
+/// The proximity bonus of a group of words: the sum of a sloppy phrase query per field (title,
+/// then abstract), times `boost`. Exactly `BoostQuery(BooleanQuery(Should PhraseQuery...))`,
+/// whose weight it builds, but with its phrases readable, so that the bonus of a page's records
+/// can be computed for those records only ([`crate::proximity`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Proximity {
+    /// Per field, the phrase's terms with their offsets, in offset order.
+    pub(crate) phrases: Vec<Vec<(usize, Term)>>,
+    pub(crate) slop: u32,
+    pub(crate) boost: f32,
+}
+
+impl Proximity {
+    fn inner(&self) -> Box<dyn Query> {
+        let clauses: Vec<(Occur, Box<dyn Query>)> = self
+            .phrases
+            .iter()
+            .map(|terms| {
+                let mut pq = PhraseQuery::new_with_offset(terms.clone());
+                pq.set_slop(self.slop);
+                let q: Box<dyn Query> = Box::new(pq);
+                (Occur::Should, q)
+            })
+            .collect();
+        Box::new(BoostQuery::new(
+            Box::new(BooleanQuery::new(clauses)),
+            self.boost,
+        ))
+    }
+}
+
+impl Query for Proximity {
+    weight_of_inner!();
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        for (_, term) in self.phrases.iter().flatten() {
+            visitor(term, true);
+        }
     }
 }
 
