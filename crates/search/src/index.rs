@@ -1885,7 +1885,7 @@ mod tests {
         // order): its adjacent ones first, then its others, then the rest without the bonus, in
         // order.
         let w = PROXIMITY_WINDOW;
-        assert!(w % 2 == 0 && w < 150);
+        assert!(w.is_multiple_of(2) && w < 150);
         let mut expected: Vec<usize> = (0..w).step_by(2).collect();
         expected.extend((1..w).step_by(2));
         expected.extend(w..150);
