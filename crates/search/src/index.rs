@@ -338,11 +338,15 @@ impl std::fmt::Debug for SearchIndex {
     }
 }
 
-/// Stored records are compressed in blocks of 4 KiB rather than tantivy's 16 KiB: a search
-/// reads about ten records from as many blocks, so each hit decompresses a quarter of the bytes.
+/// Stored records are compressed in blocks of 1 KiB rather than tantivy's 16 KiB: a search reads
+/// about ten records from as many blocks, and a record (about 3 KiB of JSON in the benchmark's
+/// corpus) then fills its block alone, so a hit decompresses its own record and no neighbour's.
+/// At 1M records, 4 KiB blocks had cost 5.2 µs a record (p50) and a 2-4 word search 20-30 µs
+/// more than 1 KiB blocks, for a store 13% smaller (1.81 against 2.05 GB; benches/RESULTS.md,
+/// 2026-12-06, sixth session).
 fn index_settings() -> tantivy::IndexSettings {
     tantivy::IndexSettings {
-        docstore_blocksize: 4096,
+        docstore_blocksize: 1024,
         ..Default::default()
     }
 }
