@@ -4,8 +4,8 @@
 //! phrase scorer is built by finding the segment's first record where the words stand within the
 //! slop, and every seek to one of the page's records goes on to the next such record: with
 //! common words, most of the records that hold all of them do not hold them close together, so
-//! each of the hundred re-ranked records cost a scan of the postings and positions in between.
-//! That was 12% of a 2-4 word search at 1M records, one core, all of it outside the part a
+//! each re-ranked record cost a scan of the postings and positions in between. With a window of
+//! 100 that was 12% of a 2-4 word search at 1M records, one core, all of it outside the part a
 //! split search shares between cores.
 //!
 //! Here each word's postings only move to the records asked for. Where a record holds every word
@@ -13,7 +13,7 @@
 //! `PhraseScorer` counts them ([`phrase_count`], ported from tantivy 0.24.2, which does not
 //! export its scorer), taking the words in the order tantivy takes them (by document frequency),
 //! and scored by tantivy's `Bm25Weight`. The bonus is tantivy's to the bit:
-//! `tests::bonus_is_tantivys` compares the two on every record of a test index.
+//! `index::tests::proximity_bonus_is_tantivys` compares the two on every record of a test index.
 
 use std::collections::HashMap;
 use std::sync::Arc;
