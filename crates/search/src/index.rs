@@ -1106,11 +1106,11 @@ impl SearchIndex {
         let mut with_bonus = None;
         if let Some(bonus) = &proximity {
             let window = top_docs.len().min(PROXIMITY_WINDOW);
-            add_bonus(&searcher, &**bonus, &rerank_tables, &mut top_docs[..window])?;
+            add_bonus(&searcher, bonus, &rerank_tables, &mut top_docs[..window])?;
             if req.explain {
                 with_bonus = rank_query
                     .as_ref()
-                    .map(|q| crate::query::with_bonus(q.box_clone(), bonus.box_clone()));
+                    .map(|q| crate::query::with_bonus(q.box_clone(), Box::new(bonus.clone())));
             }
         }
         let mut semantic_parts = std::collections::HashMap::new();
@@ -1582,21 +1582,13 @@ impl IndexBuilder {
 /// scores of `hits`, then re-sorts them: best first, ties by address as tantivy orders them.
 fn add_bonus(
     searcher: &Searcher,
-    bonus: &dyn Query,
+    bonus: &crate::query::Proximity,
     tables: &std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
     hits: &mut [(f64, DocAddress)],
 ) -> Result<(), SearchError> {
     hits.sort_unstable_by_key(|&(_, addr)| addr);
     let addrs: Vec<DocAddress> = hits.iter().map(|&(_, a)| a).collect();
-    let add = |i: usize, s: f64| hits[i].0 += s;
-    match bonus.downcast_ref::<crate::query::Proximity>() {
-        Some(p) => crate::proximity::score_sorted(searcher, p, tables, &addrs, add)?,
-        None => {
-            let scoring = tantivy::query::EnableScoring::enabled_from_searcher(searcher);
-            let weight = bonus.weight(scoring)?;
-            crate::meaning::score_sorted(searcher, &*weight, tables, &addrs, add)?
-        }
-    }
+    crate::proximity::score_sorted(searcher, bonus, tables, &addrs, |i, s| hits[i].0 += s)?;
     hits.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(())
 }

@@ -90,13 +90,14 @@ struct SegmentPhrase {
 }
 
 impl SegmentPhrase {
-    /// `None` if a word of the phrase is not in the segment (no record can hold the phrase).
+    /// `None` if a word of the phrase is not in the segment (no record can hold the phrase), or
+    /// if it has fewer than two words (tantivy's phrase queries refuse those).
     fn open(
         reader: &tantivy::SegmentReader,
         terms: &[(usize, tantivy::Term)],
         weight: &Bm25Weight,
     ) -> tantivy::Result<Option<SegmentPhrase>> {
-        let Some((_, first)) = terms.first() else {
+        let (Some((_, first)), true) = (terms.first(), terms.len() >= 2) else {
             return Ok(None);
         };
         let mut words = Vec::with_capacity(terms.len());
@@ -138,7 +139,7 @@ impl SegmentPhrase {
             }
             all &= p.doc() == doc;
         }
-        if !all || self.words.len() < 2 {
+        if !all {
             return None;
         }
         let s = &mut self.scratch;

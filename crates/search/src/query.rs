@@ -764,7 +764,7 @@ impl<'a> QueryBuilder<'a> {
             Node::Implicit(items) => {
                 let (q, bonus) = self.build_implicit(items)?;
                 Some(match bonus {
-                    Some(bonus) => with_bonus(q, bonus),
+                    Some(bonus) => with_bonus(q, Box::new(bonus)),
                     None => q,
                 })
             }
@@ -878,7 +878,7 @@ impl<'a> QueryBuilder<'a> {
 
     /// A bonus for records where the juxtaposed plain terms stand close together (sloppy phrase
     /// in title and abstract).
-    fn proximity(&mut self, items: &[Node]) -> Option<Box<dyn Query>> {
+    fn proximity(&mut self, items: &[Node]) -> Option<Proximity> {
         if self.params.proximity_weight <= 0.0 {
             return None;
         }
@@ -919,11 +919,11 @@ impl<'a> QueryBuilder<'a> {
                 terms
             })
             .collect();
-        Some(Box::new(Proximity {
+        Some(Proximity {
             phrases,
             slop: self.params.proximity_slop,
             boost: self.params.proximity_weight,
-        }))
+        })
     }
 
     fn analyzer_for(&mut self, f: FieldName) -> &mut TextAnalyzer {
@@ -1056,7 +1056,7 @@ impl Query for ScoredTerm {
 /// whose weight it builds, but with its phrases readable, so that the bonus of a page's records
 /// can be computed for those records only ([`crate::proximity`]).
 #[derive(Clone, Debug)]
-pub(crate) struct Proximity {
+pub struct Proximity {
     /// Per field, the phrase's terms with their offsets, in offset order.
     pub(crate) phrases: Vec<Vec<(usize, Term)>>,
     pub(crate) slop: u32,
@@ -1130,7 +1130,7 @@ fn push_should_flat(clauses: &mut Vec<(Occur, Box<dyn Query>)>, q: Box<dyn Query
 }
 
 /// A query and, apart from it, a bonus that may be added to its matches' scores.
-type WithBonus = (Box<dyn Query>, Option<Box<dyn Query>>);
+type WithBonus = (Box<dyn Query>, Option<Proximity>);
 
 /// `q` scored with an optional `bonus`: the matches of `q`, with the bonus added where it matches.
 pub fn with_bonus(q: Box<dyn Query>, bonus: Box<dyn Query>) -> Box<dyn Query> {
@@ -1280,7 +1280,7 @@ pub fn compile(
 ) -> (Option<Box<dyn Query>>, Interpreted) {
     let c = compile_with(q, fields, params, None);
     let query = match (c.query, c.proximity) {
-        (Some(q), Some(bonus)) => Some(with_bonus(q, bonus)),
+        (Some(q), Some(bonus)) => Some(with_bonus(q, Box::new(bonus))),
         (q, _) => q,
     };
     (query, c.interpreted)
@@ -1294,7 +1294,7 @@ pub struct Compiled {
     /// no match, only the order, so the search adds it to its best-ranked records alone
     /// (`SearchIndex::search`) rather than testing word positions in every match.
     /// [`with_bonus`] joins the two into the full scoring query.
-    pub proximity: Option<Box<dyn Query>>,
+    pub proximity: Option<Proximity>,
     /// How the query was understood.
     pub interpreted: Interpreted,
     /// The analysed words of a plain free-text query (juxtaposed words with no operator, tag,

@@ -20,9 +20,8 @@
 //! to `f32`, where tantivy adds them in `f32` in whatever order its scorers are in, so the two
 //! can differ in the last bit. The terms are always added in the same order (by bound, largest
 //! first: essential terms are read before the others, and each group largest first), so the sum
-//! does not depend on which terms were essential: pruning and splitting never change a score. A
-//! test
-//! compares every page with an unpruned pass of the same code and with tantivy's
+//! does not depend on which terms were essential: pruning and splitting never change a score.
+//! A test compares every page with an unpruned pass of the same code and with tantivy's
 //! (`index::tests::word_searches_skip_scores_but_answer_as_tantivy`).
 //!
 //! At 1M records, one core, 2-4 word searches took a mean of 1.55 ms against 2.10 through
