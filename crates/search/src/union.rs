@@ -444,6 +444,9 @@ impl Range<'_> {
         heap: &mut BinaryHeap<Entry>,
     ) -> usize {
         let mut count = 0;
+        // The text score a candidate must reach to be lifted to the page's bar by the window's
+        // largest prior (with the margin), kept in step with the page.
+        let mut cut = self.bar(heap) / (lift * MARGIN);
         for word in 0..WORDS {
             let matched = std::mem::take(&mut w.matched[word]);
             let candidates = std::mem::take(&mut w.candidate[word]);
@@ -478,7 +481,7 @@ impl Range<'_> {
                 let doc = base + m.trailing_zeros();
                 m &= m - 1;
                 let text = w.sums[(doc - start) as usize] as f32;
-                if f64::from(text) * lift * MARGIN < self.bar(heap) {
+                if f64::from(text) < cut {
                     // Below the page whatever its prior: its prior need not be read.
                     continue;
                 }
@@ -496,7 +499,10 @@ impl Range<'_> {
                 } else if heap.peek().is_some_and(|last| entry < *last) {
                     heap.pop();
                     heap.push(entry);
+                } else {
+                    continue;
                 }
+                cut = self.bar(heap) / (lift * MARGIN);
             }
         }
         if let Some(t) = tally {
