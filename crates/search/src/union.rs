@@ -445,7 +445,8 @@ impl Range<'_> {
     ) -> usize {
         let mut count = 0;
         // The text score a candidate must reach to be lifted to the page's bar by the window's
-        // largest prior (with the margin), kept in step with the page.
+        // largest prior (with the margin), kept in step with the page. With no bar yet and no
+        // bound for the window (minus infinity over infinity) it is NaN, which prunes nothing.
         let mut cut = self.bar(heap) / (lift * MARGIN);
         for word in 0..WORDS {
             let matched = std::mem::take(&mut w.matched[word]);
