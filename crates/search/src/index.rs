@@ -1110,7 +1110,7 @@ impl SearchIndex {
             if req.explain {
                 with_bonus = rank_query
                     .as_ref()
-                    .map(|q| crate::query::with_bonus(q.box_clone(), Box::new(bonus.clone())));
+                    .map(|q| crate::query::with_bonus(q.box_clone(), bonus.clone()));
             }
         }
         let mut semantic_parts = std::collections::HashMap::new();

@@ -764,7 +764,7 @@ impl<'a> QueryBuilder<'a> {
             Node::Implicit(items) => {
                 let (q, bonus) = self.build_implicit(items)?;
                 Some(match bonus {
-                    Some(bonus) => with_bonus(q, Box::new(bonus)),
+                    Some(bonus) => with_bonus(q, bonus),
                     None => q,
                 })
             }
@@ -1132,11 +1132,12 @@ fn push_should_flat(clauses: &mut Vec<(Occur, Box<dyn Query>)>, q: Box<dyn Query
 /// A query and, apart from it, a bonus that may be added to its matches' scores.
 type WithBonus = (Box<dyn Query>, Option<Proximity>);
 
-/// `q` scored with an optional `bonus`: the matches of `q`, with the bonus added where it matches.
-pub fn with_bonus(q: Box<dyn Query>, bonus: Box<dyn Query>) -> Box<dyn Query> {
+/// `q` scored with the proximity `bonus`: the matches of `q`, with the bonus added where it
+/// matches.
+pub fn with_bonus(q: Box<dyn Query>, bonus: Proximity) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(vec![
         (Occur::Must, q),
-        (Occur::Should, bonus),
+        (Occur::Should, Box::new(bonus)),
     ]))
 }
 
@@ -1280,7 +1281,7 @@ pub fn compile(
 ) -> (Option<Box<dyn Query>>, Interpreted) {
     let c = compile_with(q, fields, params, None);
     let query = match (c.query, c.proximity) {
-        (Some(q), Some(bonus)) => Some(with_bonus(q, Box::new(bonus))),
+        (Some(q), Some(bonus)) => Some(with_bonus(q, bonus)),
         (q, _) => q,
     };
     (query, c.interpreted)
