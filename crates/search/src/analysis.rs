@@ -7,6 +7,9 @@
 //! `name` (authors, journal): simple tokenizer → lower-case → ASCII folding.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
 
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, SimpleTokenizer, Stemmer,
@@ -679,9 +682,11 @@ pub fn us_spelling(word: &str) -> Cow<'_, str> {
     if w.starts_with("oe") && w.len() >= 5 {
         w = Cow::Owned(format!("e{}", &w[2..]));
     }
-    for (uk, us) in INFIXES {
-        if w.contains(uk) {
-            w = Cow::Owned(w.replace(uk, us));
+    if may_hold(infixes(), &w) {
+        for (uk, us) in INFIXES {
+            if w.contains(uk) {
+                w = Cow::Owned(w.replace(uk, us));
+            }
         }
     }
     if w.len() >= 6 {
@@ -703,45 +708,70 @@ pub fn us_spelling(word: &str) -> Cow<'_, str> {
 /// `anaemia`). Returns `None` when no rule gives a British form that folds back to `word`.
 pub fn uk_variant(word: &str) -> Option<String> {
     let w = word.to_ascii_lowercase();
-    let candidates: Vec<String> = [
-        ("anem", "anaem"),
-        ("hem", "haem"),
-        ("pedia", "paedia"),
-        ("esoph", "oesoph"),
-        ("edem", "oedem"),
-        ("estr", "oestr"),
-        ("ischem", "ischaem"),
-        ("leukem", "leukaem"),
-        ("glycem", "glycaem"),
-        ("cesar", "caesar"),
-        ("anesth", "anaesth"),
-        ("etiol", "aetiol"),
-        ("rrhea", "rrhoea"),
-        ("pnea", "pnoea"),
-        ("fet", "foet"),
-        ("celiac", "coeliac"),
-        ("tumor", "tumour"),
-        ("behavior", "behaviour"),
-        ("labor", "labour"),
-        ("ize", "ise"),
-        ("izing", "ising"),
-        ("ized", "ised"),
-        ("ization", "isation"),
-        ("yze", "yse"),
-        ("center", "centre"),
-        ("fiber", "fibre"),
-        ("orthoped", "orthopaed"),
-        ("gynec", "gynaec"),
-        ("aging", "ageing"),
-    ]
-    .iter()
-    .filter(|(us, _)| w.contains(us))
-    .map(|(us, uk)| w.replacen(us, uk, 1))
-    .collect();
+    if !may_hold(us_patterns(), &w) {
+        return None;
+    }
+    let candidates: Vec<String> = US_TO_UK
+        .iter()
+        .filter(|(us, _)| w.contains(us))
+        .map(|(us, uk)| w.replacen(us, uk, 1))
+        .collect();
     candidates
         .into_iter()
         .find(|c| c != &w && us_spelling(c) == w.as_str())
 }
+
+/// An automaton finding any of `INFIXES`' British forms: most words hold none, and one pass
+/// over the word tells so (a search analyses each query word twice, and indexing every word).
+fn infixes() -> &'static Option<AhoCorasick> {
+    static AUTOMATON: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    AUTOMATON.get_or_init(|| AhoCorasick::new(INFIXES.iter().map(|p| p.0)).ok())
+}
+
+/// An automaton finding any of `US_TO_UK`'s American forms.
+fn us_patterns() -> &'static Option<AhoCorasick> {
+    static AUTOMATON: OnceLock<Option<AhoCorasick>> = OnceLock::new();
+    AUTOMATON.get_or_init(|| AhoCorasick::new(US_TO_UK.iter().map(|p| p.0)).ok())
+}
+
+/// Whether `word` may hold one of the automaton's words (always, if it could not be built:
+/// then every rule is tried, as without it).
+fn may_hold(automaton: &Option<AhoCorasick>, word: &str) -> bool {
+    automaton.as_ref().is_none_or(|a| a.is_match(word))
+}
+
+/// American → British rewrites that [`uk_variant`] tries (the first occurrence of each).
+const US_TO_UK: &[(&str, &str)] = &[
+    ("anem", "anaem"),
+    ("hem", "haem"),
+    ("pedia", "paedia"),
+    ("esoph", "oesoph"),
+    ("edem", "oedem"),
+    ("estr", "oestr"),
+    ("ischem", "ischaem"),
+    ("leukem", "leukaem"),
+    ("glycem", "glycaem"),
+    ("cesar", "caesar"),
+    ("anesth", "anaesth"),
+    ("etiol", "aetiol"),
+    ("rrhea", "rrhoea"),
+    ("pnea", "pnoea"),
+    ("fet", "foet"),
+    ("celiac", "coeliac"),
+    ("tumor", "tumour"),
+    ("behavior", "behaviour"),
+    ("labor", "labour"),
+    ("ize", "ise"),
+    ("izing", "ising"),
+    ("ized", "ised"),
+    ("ization", "isation"),
+    ("yze", "yse"),
+    ("center", "centre"),
+    ("fiber", "fibre"),
+    ("orthoped", "orthopaed"),
+    ("gynec", "gynaec"),
+    ("aging", "ageing"),
+];
 
 /// Groups of interchangeable terms (synonyms) for query expansion, such as the entry terms of a
 /// MeSH descriptor: a query that names one term of a group also searches the others.
