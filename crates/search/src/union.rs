@@ -12,8 +12,11 @@
 //! an essential term also matched them. Only documents matched by an essential term are
 //! candidates for the page, and a candidate whose text score cannot reach the page at the
 //! window's largest prior is dropped before its prior is read (Turtle and Flood's MaxScore, in
-//! the windowed form Lucene 10 uses). Filters are bitsets of the documents they let through,
-//! kept per segment and filter ([`filter_bits`]), and'ed into each window's matches.
+//! the windowed form Lucene 10 uses). The two halves of a split segment each keep their own
+//! page but prune against the higher of their two bars ([`SharedBar`]), and a segment starts
+//! from the bar of the page the segments before it filled. Filters are bitsets of the documents
+//! they let through, kept per segment and filter ([`filter_bits`]), and'ed into each window's
+//! matches.
 //!
 //! The page, the total and the facets are those of the exhaustive pass, with one difference by
 //! design: a record's text score is the sum of its terms' scores added in `f64` and rounded once
@@ -37,8 +40,8 @@ use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::postings::BlockSegmentPostings;
 use tantivy::postings::TermInfo;
-use tantivy::query::{Bm25Weight, EnableScoring, Query};
-use tantivy::schema::IndexRecordOption;
+use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, EnableScoring, Query};
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Searcher, SegmentReader, TantivyError, Term, TERMINATED};
 
 use crate::facets::{Counts, FacetCollector, FacetSegment, Facets};
@@ -66,11 +69,15 @@ const MARGIN: f64 = 1.0 + 1e-4;
 /// term's boost: the weights tantivy's `TermQuery` would use).
 pub(crate) struct Plan {
     terms: Vec<PlanTerm>,
+    /// The segments the terms were looked up in, in the searcher's order.
+    segments: Vec<SegmentId>,
 }
 
 struct PlanTerm {
     term: Term,
     weight: Bm25Weight,
+    /// The term's postings in each of `segments` (`None` where it does not occur).
+    infos: Vec<Option<TermInfo>>,
 }
 
 impl Plan {
@@ -81,21 +88,51 @@ impl Plan {
         terms: Vec<(Term, f32)>,
     ) -> tantivy::Result<Option<Plan>> {
         let schema = searcher.schema();
+        let readers = searcher.segment_readers();
+        // The statistics tantivy's `Bm25Weight::for_terms` reads, each term looked up once per
+        // segment (its postings are opened from the same lookup) and without the explanation
+        // tantivy builds for every weight.
+        let total_docs = searcher.total_num_docs()?;
+        let mut tokens: Vec<(Field, u64)> = Vec::new();
         let mut out = Vec::with_capacity(terms.len());
         for (term, boost) in terms {
-            let entry = schema.get_field_entry(term.field());
-            let freqs = entry
+            let field = term.field();
+            let freqs = schema
+                .get_field_entry(field)
                 .field_type()
                 .get_index_record_option()
                 .is_some_and(|o| o.has_freq());
             if !freqs {
                 return Ok(None);
             }
-            let weight =
-                Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?.boost_by(boost);
-            out.push(PlanTerm { term, weight });
+            let total_tokens = match tokens.iter().find(|(f, _)| *f == field) {
+                Some(&(_, n)) => n,
+                None => {
+                    let n = searcher.total_num_tokens(field)?;
+                    tokens.push((field, n));
+                    n
+                }
+            };
+            let mut infos = Vec::with_capacity(readers.len());
+            let mut doc_freq = 0u64;
+            for reader in readers {
+                let info = reader.inverted_index(field)?.get_term_info(&term)?;
+                doc_freq += info.as_ref().map_or(0, |i| u64::from(i.doc_freq));
+                infos.push(info);
+            }
+            let average = total_tokens as f32 / total_docs as f32;
+            let weight = Bm25Weight::for_one_term_without_explain(doc_freq, total_docs, average)
+                .boost_by(boost);
+            out.push(PlanTerm {
+                term,
+                weight,
+                infos,
+            });
         }
-        Ok(Some(Plan { terms: out }))
+        Ok(Some(Plan {
+            terms: out,
+            segments: readers.iter().map(|r| r.segment_id()).collect(),
+        }))
     }
 }
 
@@ -159,7 +196,15 @@ pub(crate) fn search(
     let mut total = 0usize;
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
         let ord = ord as u32;
-        let lists = SegmentLists::open(plan, reader)?;
+        // The page's bar so far (the segments before this one fill it first): a record of this
+        // segment below it cannot reach the page. The halves of a split raise it as they go.
+        page.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        page.truncate(k);
+        let shared = SharedBar::new(match page.get(k.wrapping_sub(1)) {
+            Some(last) if prune && page.len() >= k => last.0,
+            _ => f64::NEG_INFINITY,
+        });
+        let lists = SegmentLists::open(plan, reader, ord as usize)?;
         let seg = reader.segment_id();
         let range = Range {
             lists: &lists,
@@ -169,6 +214,7 @@ pub(crate) fn search(
             bounds: bounds.get(&seg).map(|b| &b[..]),
             filters: filters.get(&seg).map_or(&[], |f| &f[..]),
             prune,
+            shared: &shared,
         };
         let mut halves = Vec::with_capacity(2);
         match split::helper_for(split, running, reader, || lists.postings()) {
@@ -208,25 +254,36 @@ pub(crate) fn search(
 
 /// The segment's postings of each term of a plan that occurs in it, with its weight and the
 /// field's lengths.
-struct SegmentLists {
-    lists: Vec<SegmentList>,
+struct SegmentLists<'p> {
+    lists: Vec<SegmentList<'p>>,
 }
 
-struct SegmentList {
+struct SegmentList<'p> {
     info: TermInfo,
     index: Arc<tantivy::InvertedIndexReader>,
-    weight: Bm25Weight,
+    weight: &'p Bm25Weight,
     norms: FieldNormReader,
     /// An upper bound of the term's score in any record (times [`MARGIN`]).
     max: f64,
 }
 
-impl SegmentLists {
-    fn open(plan: &Plan, reader: &SegmentReader) -> tantivy::Result<SegmentLists> {
+impl<'p> SegmentLists<'p> {
+    /// The lists of `reader`, the segment `ord` of the searcher the plan was made with.
+    fn open(plan: &'p Plan, reader: &SegmentReader, ord: usize) -> tantivy::Result<Self> {
+        let planned = plan.segments.get(ord) == Some(&reader.segment_id());
         let mut lists = Vec::with_capacity(plan.terms.len());
-        for PlanTerm { term, weight } in &plan.terms {
+        for PlanTerm {
+            term,
+            weight,
+            infos,
+        } in &plan.terms
+        {
             let index = reader.inverted_index(term.field())?;
-            let Some(info) = index.get_term_info(term)? else {
+            let info = match infos.get(ord) {
+                Some(info) if planned => info.clone(),
+                _ => index.get_term_info(term)?,
+            };
+            let Some(info) = info else {
                 continue;
             };
             let norms = reader
@@ -239,7 +296,7 @@ impl SegmentLists {
             lists.push(SegmentList {
                 info,
                 index,
-                weight: weight.clone(),
+                weight,
                 norms,
                 max,
             });
@@ -256,7 +313,7 @@ impl SegmentLists {
 
 /// One term's postings being read, block by block.
 struct Cursor<'a> {
-    list: &'a SegmentList,
+    list: &'a SegmentList<'a>,
     postings: BlockSegmentPostings,
     /// Index of the next document in the loaded block.
     pos: usize,
@@ -313,7 +370,7 @@ impl<D: Ord> Ord for Ranked<D> {
 
 /// The segment-wide part of a search over a doc-id range.
 struct Range<'a> {
-    lists: &'a SegmentLists,
+    lists: &'a SegmentLists<'a>,
     reader: &'a SegmentReader,
     k: usize,
     priors: Option<&'a [f32]>,
@@ -321,6 +378,49 @@ struct Range<'a> {
     /// The filters' documents: a match counts only if every filter lets it through.
     filters: &'a [FilterBits],
     prune: bool,
+    /// The best bar any part of the search has reached.
+    shared: &'a SharedBar,
+}
+
+/// A page's bar shared by the parts of a search (the halves of a split segment, and the
+/// segments after one another): the highest score that some part holds `k` records at or
+/// above. A record strictly below it cannot reach the page; one at it may (it can win the tie
+/// on its doc address), and is kept, as the pruning keeps records at its own bar. It only rises.
+struct SharedBar(AtomicU64);
+
+impl SharedBar {
+    fn new(bar: f64) -> SharedBar {
+        SharedBar(AtomicU64::new(ordered(bar)))
+    }
+
+    fn get(&self) -> f64 {
+        unordered(self.0.load(Ordering::Relaxed))
+    }
+
+    fn raise(&self, bar: f64) {
+        if !bar.is_nan() {
+            self.0.fetch_max(ordered(bar), Ordering::Relaxed);
+        }
+    }
+}
+
+/// `x`'s bits, mapped so that they order as the numbers do (negative ones included).
+fn ordered(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The inverse of [`ordered`].
+fn unordered(bits: u64) -> f64 {
+    f64::from_bits(if bits >> 63 == 1 {
+        bits & !(1 << 63)
+    } else {
+        !bits
+    })
 }
 
 /// A range's best records, its number of matches and their facets.
@@ -391,7 +491,13 @@ impl Range<'_> {
             let start = next - next % WINDOW;
             let end = start.saturating_add(WINDOW).min(to);
             // The page's bar and the most a record in this window can be lifted by its prior.
-            let theta = self.bar(&heap);
+            // The bar some other part of the search has reached, if higher.
+            let shared = if self.prune {
+                self.shared.get()
+            } else {
+                f64::NEG_INFINITY
+            };
+            let theta = self.bar(&heap).max(shared);
             // A record without a prior table scores with a prior of 1; a window without a
             // bound is not pruned.
             let lift = match (self.priors, self.bounds) {
@@ -412,7 +518,20 @@ impl Range<'_> {
             for c in cursors[..essential].iter_mut().rev() {
                 scan(c, start, end, &mut w, Role::NonEssential);
             }
-            count += self.harvest(start, &mut w, lift, alive, tally.as_mut(), &mut heap);
+            let before = self.bar(&heap);
+            count += self.harvest(
+                start,
+                &mut w,
+                lift,
+                shared,
+                alive,
+                tally.as_mut(),
+                &mut heap,
+            );
+            let after = self.bar(&heap);
+            if after > before && after > shared {
+                self.shared.raise(after);
+            }
         }
         let mut top = heap.into_vec();
         top.sort();
@@ -433,12 +552,15 @@ impl Range<'_> {
     }
 
     /// Counts the window's live matches, tallies their facets, offers its candidates to the
-    /// page, and clears the window (`lift`: the largest prior in it).
+    /// page, and clears the window (`lift`: the largest prior in it; `shared`: the bar another
+    /// part of the search had reached when the window began).
+    #[allow(clippy::too_many_arguments)]
     fn harvest(
         &self,
         start: DocId,
         w: &mut Window,
         lift: f64,
+        shared: f64,
         alive: Option<&tantivy::fastfield::AliveBitSet>,
         tally: Option<&mut FacetSegment>,
         heap: &mut BinaryHeap<Entry>,
@@ -447,7 +569,7 @@ impl Range<'_> {
         // The text score a candidate must reach to be lifted to the page's bar by the window's
         // largest prior (with the margin), kept in step with the page. With no bar yet and no
         // bound for the window (minus infinity over infinity) it is NaN, which prunes nothing.
-        let mut cut = self.bar(heap) / (lift * MARGIN);
+        let mut cut = self.bar(heap).max(shared) / (lift * MARGIN);
         for word in 0..WORDS {
             let matched = std::mem::take(&mut w.matched[word]);
             let candidates = std::mem::take(&mut w.candidate[word]);
@@ -503,7 +625,7 @@ impl Range<'_> {
                 } else {
                     continue;
                 }
-                cut = self.bar(heap) / (lift * MARGIN);
+                cut = self.bar(heap).max(shared) / (lift * MARGIN);
             }
         }
         if let Some(t) = tally {
@@ -558,5 +680,38 @@ fn scan(c: &mut Cursor, start: DocId, end: DocId, w: &mut Window, role: Role) {
         }
         c.postings.advance();
         c.pos = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn shared_bars_order_as_scores(a in any::<f64>(), b in any::<f64>()) {
+            prop_assume!(!a.is_nan() && !b.is_nan());
+            prop_assert_eq!(unordered(ordered(a)).to_bits(), a.to_bits());
+            if a < b {
+                prop_assert!(ordered(a) < ordered(b));
+            }
+            let bar = SharedBar::new(a);
+            bar.raise(b);
+            bar.raise(f64::NAN);
+            prop_assert_eq!(bar.get(), a.max(b));
+        }
+    }
+
+    #[test]
+    fn a_shared_bar_starts_below_every_score() {
+        let bar = SharedBar::new(f64::NEG_INFINITY);
+        assert_eq!(bar.get(), f64::NEG_INFINITY);
+        bar.raise(-3.5);
+        assert_eq!(bar.get(), -3.5);
+        bar.raise(-7.0);
+        assert_eq!(bar.get(), -3.5);
+        bar.raise(0.25);
+        assert_eq!(bar.get(), 0.25);
     }
 }
