@@ -1465,28 +1465,36 @@ impl PriorScorer {
 /// Escapes text for HTML.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
+    // The five characters are ASCII, so they are found byte by byte and the text between them
+    // copied whole.
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(entity);
+        from = i + 1;
     }
+    out.push_str(&s[from..]);
     out
 }
 
 /// The first `max` characters of `text`, cut at a word boundary, escaped.
 fn lead(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    // The byte offset of character `max`: none when the text is no longer than that.
+    let Some((end, _)) = text.char_indices().nth(max) else {
         return escape_html(text);
-    }
-    let cut: String = text.chars().take(max).collect();
+    };
+    let cut = &text[..end];
     let cut = match cut.rfind(' ') {
         Some(i) if i > max / 2 => &cut[..i],
-        _ => cut.as_str(),
+        _ => cut,
     };
     format!("{}…", escape_html(cut))
 }
@@ -1613,6 +1621,41 @@ fn any_of(terms: impl Iterator<Item = Term>) -> Box<dyn Query> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The escaping and the abstract's lead are those of the plain character-by-character
+        /// definitions, on any text (multi-byte characters, the five escaped ones, spaces).
+        #[test]
+        fn escaping_and_leads_are_the_plain_definitions(
+            text in "[a-z &<>\"'é😀]{0,80}",
+            max in 0usize..60,
+        ) {
+            let plain_escape = |s: &str| -> String {
+                s.chars()
+                    .map(|c| match c {
+                        '&' => "&amp;".to_string(),
+                        '<' => "&lt;".to_string(),
+                        '>' => "&gt;".to_string(),
+                        '"' => "&quot;".to_string(),
+                        '\'' => "&#39;".to_string(),
+                        c => c.to_string(),
+                    })
+                    .collect()
+            };
+            proptest::prop_assert_eq!(escape_html(&text), plain_escape(&text));
+            let plain_lead = if text.chars().count() <= max {
+                plain_escape(&text)
+            } else {
+                let cut: String = text.chars().take(max).collect();
+                let cut = match cut.rfind(' ') {
+                    Some(i) if i > max / 2 => cut[..i].to_string(),
+                    _ => cut,
+                };
+                format!("{}…", plain_escape(&cut))
+            };
+            proptest::prop_assert_eq!(lead(&text, max), plain_lead);
+        }
+    }
 
     fn index(params: RankingParams) -> SearchIndex {
         let index = SearchIndex::create_in_ram(params).unwrap();
