@@ -198,8 +198,7 @@ pub(crate) fn search(
         let ord = ord as u32;
         // The page's bar so far (the segments before this one fill it first): a record of this
         // segment below it cannot reach the page. The halves of a split raise it as they go.
-        page.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        page.truncate(k);
+        keep_best(&mut page, k);
         let shared = SharedBar::new(match page.get(k.wrapping_sub(1)) {
             Some(last) if prune && page.len() >= k => last.0,
             _ => f64::NEG_INFINITY,
@@ -242,14 +241,19 @@ pub(crate) fn search(
             counts.extend(half.facets);
         }
     }
-    page.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    page.truncate(k);
+    keep_best(&mut page, k);
     let page = page.split_off(offset.min(page.len()));
     let facets = match facets {
         Some(f) => Some(f.merge_fruits(counts)?),
         None => None,
     };
     Ok((page, total, facets))
+}
+
+/// Keeps the best `k` of `page`, best first (ties in doc address order, as `TopDocs`).
+fn keep_best(page: &mut Vec<(f64, DocAddress)>, k: usize) {
+    page.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    page.truncate(k);
 }
 
 /// The segment's postings of each term of a plan that occurs in it, with its weight and the
