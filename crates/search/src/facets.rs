@@ -47,7 +47,7 @@ pub struct Counts {
 
 /// Collects [`Facets`]: from each segment's `FacetCodes` when given (one array read per
 /// match), else from the columns in batches.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct FacetCollector {
     codes: Option<Arc<HashMap<SegmentId, FacetCodes>>>,
 }

@@ -931,8 +931,13 @@ impl SearchIndex {
                 max: MAX_RESULT_WINDOW,
             });
         }
+        let searcher = self.searcher();
         let compiled = compile_with(&req.q, &self.fields, &self.params, self.thesaurus.as_ref());
         let text_query = compiled.query;
+        // A search may hand half its matching to the helper thread: woken now, it is ready by
+        // the time the matching starts (`handoff`), and told to sleep again if the search does
+        // not split after all.
+        split::wake_for(self.split, &running, &searcher);
         let proximity = compiled.proximity.filter(|_| req.sort == Sort::Relevance);
         let mut interpreted = compiled.interpreted;
         // Re-ranking by meaning: plain free text ranked by relevance, with a model configured.
@@ -953,7 +958,6 @@ impl SearchIndex {
             }
             _ => None,
         };
-        let searcher = self.searcher();
         // The query that ranks: the typed one, or with pseudo-relevance feedback terms added. The
         // typed one alone builds the snippets.
         let rank_query: Option<Box<dyn Query>> = match &text_query {
@@ -1074,6 +1078,13 @@ impl SearchIndex {
             }
             _ => None,
         };
+        // (Any other search tells the helper in `split::search`.)
+        if union
+            .as_ref()
+            .is_some_and(|plan| !plan.splits(&searcher, self.split, &running))
+        {
+            split::relax();
+        }
         let (mut top_docs, total, facets) = if let Some(plan) = union {
             let bounds = self.prior_bounds(&searcher, today, &rerank_tables);
             let filter_bits = self.filter_bits(&searcher, &filters)?;
@@ -1095,11 +1106,12 @@ impl SearchIndex {
             )?
         } else if req.facets {
             let facets = FacetCollector::with_codes(Arc::new(self.facet_codes(&searcher)));
-            let all = (top, Count, facets);
-            let (t, c, f) = split::search(&searcher, &*query, &all, self.split, &running)?;
+            let all = Arc::new((top, Count, facets));
+            let (t, c, f) = split::search(&searcher, &*query, all, self.split, &running)?;
             (t, c, Some(f))
         } else {
-            let (t, c) = split::search(&searcher, &*query, &(top, Count), self.split, &running)?;
+            let all = Arc::new((top, Count));
+            let (t, c) = split::search(&searcher, &*query, all, self.split, &running)?;
             (t, c, None)
         };
         // The query that explains a hit's text score: with the bonus inside the window.

@@ -21,6 +21,7 @@ pub mod analysis;
 mod external;
 pub mod facets;
 pub mod generations;
+mod handoff;
 mod index;
 mod maintenance;
 mod meaning;

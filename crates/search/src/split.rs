@@ -15,14 +15,20 @@
 //! query's terms hold at least [`MIN_SPLIT_POSTINGS`] postings. At 1M records this took one
 //! user's 2-4 word searches from a p50 of 1.5-1.8 ms to 1.1 ms and their p99 from 8.0-8.6 to 4.8 ms,
 //! with no change at 32 concurrent clients (benches/RESULTS.md, 2026-12-06).
+//!
+//! The second half goes to the one helper thread of [`crate::handoff`], which a search wakes as
+//! it starts (so that the helper is ready when the matching begins, rather than tens of
+//! microseconds after) and tells to sleep again ([`relax`]) when it will not split after all.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::fastfield::AliveBitSet;
 use tantivy::query::{EnableScoring, Query, Scorer, Weight};
 use tantivy::{DocId, Searcher, SegmentReader, TantivyError, TERMINATED};
+
+use crate::handoff::Handoff;
 
 /// When a search may split, and how much work a segment must hold to be split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,27 +89,11 @@ impl Drop for Running {
     }
 }
 
-/// The helper thread that searches second halves, started on first use (or by
-/// [`start_helper`]) at the priority of the thread that starts it; `None` if no thread could be
-/// started, and then searches run in one pass.
-fn helper() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .thread_name(|_| "search-half".into())
-            .build()
-            .map_err(|e| tracing::warn!("no helper thread for split searches: {e}"))
-            .ok()
-    })
-    .as_ref()
-}
-
 /// Starts the helper thread now, from the calling thread: it takes that thread's CPU priority
 /// (Linux threads inherit their creator's nice value), so a server calls this from one of its
 /// search threads.
 pub fn start_helper() {
-    helper();
+    Handoff::get();
 }
 
 fn cores() -> usize {
@@ -113,33 +103,50 @@ fn cores() -> usize {
 
 /// `searcher.search(query, collector)`, with large segments searched as two halves in parallel
 /// as `split` allows (`running` is this search's registration).
-pub(crate) fn search<C: Collector>(
+pub(crate) fn search<C: Collector + 'static>(
     searcher: &Searcher,
     query: &dyn Query,
-    collector: &C,
+    collector: Arc<C>,
     split: Split,
     running: &Running,
 ) -> tantivy::Result<C::Fruit> {
     if !may_split(split, running) || !collector.requires_scoring() {
-        return searcher.search(query, collector);
+        relax();
+        return searcher.search(query, &*collector);
     }
-    let weight = query.weight(EnableScoring::enabled_from_searcher(searcher))?;
-    let weight = &*weight;
+    let weight: Arc<dyn Weight> =
+        Arc::from(query.weight(EnableScoring::enabled_from_searcher(searcher))?);
     let mut fruits = Vec::with_capacity(searcher.segment_readers().len() + 1);
-    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+    let readers = searcher.segment_readers();
+    let handoff = readers
+        .iter()
+        .any(|r| may_split_segment(split, running, r, || postings(query, r)))
+        .then(Handoff::get)
+        .flatten();
+    if handoff.is_none() {
+        relax();
+    }
+    for (ord, reader) in readers.iter().enumerate() {
         let ord = ord as u32;
-        let Some(helper) = helper_for(split, running, reader, || postings(query, reader)) else {
-            fruits.push(collector.collect_segment(weight, ord, reader)?);
+        let handoff = handoff
+            .filter(|_| may_split_segment(split, running, reader, || postings(query, reader)));
+        let Some(handoff) = handoff else {
+            fruits.push(collector.collect_segment(&*weight, ord, reader)?);
             continue;
         };
+        count_split();
         let mid = reader.max_doc() / 2;
         // The second half on the helper thread, the first on this one.
-        let mut second = Err(TantivyError::InternalError(
-            "the second half of a split search did not run".into(),
-        ));
-        let first = helper.in_place_scope(|s| {
-            s.spawn(|_| second = collect_range(collector, weight, ord, reader, mid, TERMINATED));
-            collect_range(collector, weight, ord, reader, 0, mid)
+        let second = {
+            let (collector, weight, reader) =
+                (Arc::clone(&collector), Arc::clone(&weight), reader.clone());
+            handoff.run(move || collect_range(&*collector, &*weight, ord, &reader, mid, TERMINATED))
+        };
+        let first = collect_range(&*collector, &*weight, ord, reader, 0, mid);
+        let second = second.wait().unwrap_or_else(|| {
+            Err(TantivyError::InternalError(
+                "the second half of a split search failed".into(),
+            ))
         });
         fruits.push(first?);
         fruits.push(second?);
@@ -156,28 +163,49 @@ fn may_split(split: Split, running: &Running) -> bool {
     }
 }
 
-/// The thread to search the second half of `reader` on, if `split` lets this search split it
-/// now (`postings`: the work a pass over the segment would do, asked only when the segment is
-/// large enough); counts the split.
-pub(crate) fn helper_for(
+/// Whether `split` lets this search split `reader` now (`postings`: the work a pass over the
+/// segment would do, asked only when the segment is large enough).
+pub(crate) fn may_split_segment(
     split: Split,
     running: &Running,
     reader: &SegmentReader,
     postings: impl FnOnce() -> u64,
-) -> Option<&'static rayon::ThreadPool> {
+) -> bool {
     if !may_split(split, running) {
-        return None;
+        return false;
     }
     let (min_docs, min_postings) = match split {
         Split::Always => (2, 0),
         _ => (MIN_SPLIT_DOCS, MIN_SPLIT_POSTINGS),
     };
-    if reader.max_doc() < min_docs || postings() < min_postings {
-        return None;
-    }
-    let helper = helper()?;
+    reader.max_doc() >= min_docs && postings() >= min_postings
+}
+
+/// Counts a segment searched as two halves.
+pub(crate) fn count_split() {
     SPLITS.fetch_add(1, Ordering::Relaxed);
-    Some(helper)
+}
+
+/// Wakes the thread that takes the second half of a split word search, if this search may split
+/// one of `searcher`'s segments: it wakes while the query is analysed and planned, and is
+/// checking for work by the time the matching hands it a half ([`crate::handoff`]).
+pub(crate) fn wake_for(split: Split, running: &Running, searcher: &Searcher) {
+    let large = |r: &SegmentReader| match split {
+        Split::Always => r.max_doc() >= 2,
+        _ => r.max_doc() >= MIN_SPLIT_DOCS,
+    };
+    if may_split(split, running) && searcher.segment_readers().iter().any(large) {
+        if let Some(handoff) = Handoff::get() {
+            handoff.wake();
+        }
+    }
+}
+
+/// Lets the helper woken by [`wake_for`] sleep again: this search will not split.
+pub(crate) fn relax() {
+    if let Some(handoff) = Handoff::started() {
+        handoff.relax();
+    }
 }
 
 /// The postings of the query's terms in the segment, the work a pass over it will do; a query

@@ -45,6 +45,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Searcher, SegmentReader, TantivyError, Term, TERMINATED};
 
 use crate::facets::{Counts, FacetCollector, FacetSegment, Facets};
+use crate::handoff::Handoff;
 use crate::split::{self, Running, Split};
 
 /// Doc ids per window: each window's matches are marked in a bitset of this many bits and its
@@ -134,6 +135,24 @@ impl Plan {
             segments: readers.iter().map(|r| r.segment_id()).collect(),
         }))
     }
+
+    /// Whether [`search`] will split one of `searcher`'s segments (the one the plan was made
+    /// with) into halves.
+    pub(crate) fn splits(&self, searcher: &Searcher, split: Split, running: &Running) -> bool {
+        searcher
+            .segment_readers()
+            .iter()
+            .enumerate()
+            .any(|(ord, reader)| {
+                split::may_split_segment(split, running, reader, || {
+                    self.terms
+                        .iter()
+                        .filter_map(|t| t.infos.get(ord).cloned().flatten())
+                        .map(|i| u64::from(i.doc_freq))
+                        .sum()
+                })
+            })
+    }
 }
 
 /// The largest prior in each window of a segment's prior table (windows aligned on multiples
@@ -203,33 +222,42 @@ pub(crate) fn search(
             Some(last) if prune && page.len() >= k => last.0,
             _ => f64::NEG_INFINITY,
         });
-        let lists = SegmentLists::open(plan, reader, ord as usize)?;
         let seg = reader.segment_id();
-        let range = Range {
-            lists: &lists,
-            reader,
+        // Owned (the tables shared by `Arc`), so that the helper thread can take a half.
+        let data = Arc::new(RangeData {
+            lists: SegmentLists::open(plan, reader, ord as usize)?,
+            reader: reader.clone(),
             k,
-            priors: priors.get(&seg).map(|p| &p[..]),
-            bounds: bounds.get(&seg).map(|b| &b[..]),
-            filters: filters.get(&seg).map_or(&[], |f| &f[..]),
+            priors: priors.get(&seg).cloned(),
+            bounds: bounds.get(&seg).cloned(),
+            filters: filters.get(&seg).cloned().unwrap_or_default(),
             prune,
-            shared: &shared,
-        };
+            shared,
+        });
+        let max_doc = reader.max_doc();
         let mut halves = Vec::with_capacity(2);
-        match split::helper_for(split, running, reader, || lists.postings()) {
-            Some(helper) => {
-                let mid = reader.max_doc() / 2;
-                let mut second = Err(TantivyError::InternalError(
-                    "the second half of a split search did not run".into(),
-                ));
-                let first = helper.in_place_scope(|s| {
-                    s.spawn(|_| second = range.run(mid, reader.max_doc(), facets, ord));
-                    range.run(0, mid, facets, ord)
+        let handoff = split::may_split_segment(split, running, reader, || data.lists.postings())
+            .then(Handoff::get)
+            .flatten();
+        match handoff {
+            Some(handoff) => {
+                split::count_split();
+                let mid = max_doc / 2;
+                let second = {
+                    let data = Arc::clone(&data);
+                    let facets = facets.cloned();
+                    handoff.run(move || data.range().run(mid, max_doc, facets.as_ref(), ord))
+                };
+                let first = data.range().run(0, mid, facets, ord);
+                let second = second.wait().unwrap_or_else(|| {
+                    Err(TantivyError::InternalError(
+                        "the second half of a split search failed".into(),
+                    ))
                 });
                 halves.push(first?);
                 halves.push(second?);
             }
-            None => halves.push(range.run(0, reader.max_doc(), facets, ord)?),
+            None => halves.push(data.range().run(0, max_doc, facets, ord)?),
         }
         for half in halves {
             total += half.count;
@@ -258,22 +286,22 @@ fn keep_best(page: &mut Vec<(f64, DocAddress)>, k: usize) {
 
 /// The segment's postings of each term of a plan that occurs in it, with its weight and the
 /// field's lengths.
-struct SegmentLists<'p> {
-    lists: Vec<SegmentList<'p>>,
+struct SegmentLists {
+    lists: Vec<SegmentList>,
 }
 
-struct SegmentList<'p> {
+struct SegmentList {
     info: TermInfo,
     index: Arc<tantivy::InvertedIndexReader>,
-    weight: &'p Bm25Weight,
+    weight: Bm25Weight,
     norms: FieldNormReader,
     /// An upper bound of the term's score in any record (times [`MARGIN`]).
     max: f64,
 }
 
-impl<'p> SegmentLists<'p> {
+impl SegmentLists {
     /// The lists of `reader`, the segment `ord` of the searcher the plan was made with.
-    fn open(plan: &'p Plan, reader: &SegmentReader, ord: usize) -> tantivy::Result<Self> {
+    fn open(plan: &Plan, reader: &SegmentReader, ord: usize) -> tantivy::Result<Self> {
         let planned = plan.segments.get(ord) == Some(&reader.segment_id());
         let mut lists = Vec::with_capacity(plan.terms.len());
         for PlanTerm {
@@ -300,7 +328,7 @@ impl<'p> SegmentLists<'p> {
             lists.push(SegmentList {
                 info,
                 index,
-                weight,
+                weight: weight.clone(),
                 norms,
                 max,
             });
@@ -317,7 +345,7 @@ impl<'p> SegmentLists<'p> {
 
 /// One term's postings being read, block by block.
 struct Cursor<'a> {
-    list: &'a SegmentList<'a>,
+    list: &'a SegmentList,
     postings: BlockSegmentPostings,
     /// Index of the next document in the loaded block.
     pos: usize,
@@ -372,9 +400,37 @@ impl<D: Ord> Ord for Ranked<D> {
     }
 }
 
+/// What a search of one segment's doc-id ranges reads, owned so that the helper thread can
+/// search one of them.
+struct RangeData {
+    lists: SegmentLists,
+    reader: SegmentReader,
+    k: usize,
+    priors: Option<Arc<[f32]>>,
+    bounds: Option<Arc<[f32]>>,
+    filters: Vec<FilterBits>,
+    prune: bool,
+    shared: SharedBar,
+}
+
+impl RangeData {
+    fn range(&self) -> Range<'_> {
+        Range {
+            lists: &self.lists,
+            reader: &self.reader,
+            k: self.k,
+            priors: self.priors.as_deref(),
+            bounds: self.bounds.as_deref(),
+            filters: &self.filters,
+            prune: self.prune,
+            shared: &self.shared,
+        }
+    }
+}
+
 /// The segment-wide part of a search over a doc-id range.
 struct Range<'a> {
-    lists: &'a SegmentLists<'a>,
+    lists: &'a SegmentLists,
     reader: &'a SegmentReader,
     k: usize,
     priors: Option<&'a [f32]>,
