@@ -7,13 +7,16 @@
 //! thread, asleep while the helper finished, ran again about 38 µs after the helper had (the
 //! difference of the two p50s): some 75 µs of a 530 µs search spent waking threads
 //! (benches/RESULTS.md, ninth session). So a search wakes the helper as it starts
-//! ([`Handoff::wake`]), while it analyses and plans its query; the helper then checks for a half
-//! for up to [`SPIN_AFTER_WAKE`] (or until the search says none will come, [`Handoff::relax`]),
-//! and for [`SPIN_AFTER_JOB`] after each half; the searching thread checks for the helper's
-//! answer for up to [`WAIT_SPIN`]. Both check with the CPU's spin-wait hint, which leaves most of
-//! the core to a sibling hardware thread (rayon's idle workers yield to the kernel instead, and
-//! keep the helper awake after every half). Past those times both sleep, so an idle server
-//! burns no CPU.
+//! ([`Handoff::wake`]), while it analyses and plans its query, and the helper, woken or done with
+//! a half, checks for the next half for up to [`SPIN`], unless a search that will not split sends
+//! it to sleep at once ([`Handoff::relax`]); the searching thread checks for the helper's answer
+//! for up to [`WAIT_SPIN`]. Both check with the CPU's spin-wait hint rather than yielding to the
+//! kernel as rayon's idle workers do. Past those times both sleep, so an idle server burns no
+//! CPU: a lone user's search costs the helper at most 0.3 ms of spinning after its half.
+//!
+//! Spinning only while a half may come matters: a helper that spun after every wake slowed the
+//! searches that did not split (field-tagged ones by 6-8% at the p50), since the two vCPUs share
+//! a core's resources.
 //!
 //! The halves are `'static` jobs (the search's tables are shared by `Arc`), so a job can outlive
 //! a searching thread that gave up on it; a job that panics is reported as an error of its
@@ -25,12 +28,9 @@ use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long the helper checks for work after a [`Handoff::wake`] before it sleeps again.
-const SPIN_AFTER_WAKE: Duration = Duration::from_micros(80);
-
-/// How long the helper checks for work after a half before it sleeps (a search of several
-/// large segments hands it one half after another).
-const SPIN_AFTER_JOB: Duration = Duration::from_micros(20);
+/// How long the helper checks for work after a half or a [`Handoff::wake`] before it sleeps,
+/// unless [`Handoff::relax`] sends it to sleep sooner.
+const SPIN: Duration = Duration::from_micros(300);
 
 /// How long a searching thread checks for the helper's answer before it sleeps.
 const WAIT_SPIN: Duration = Duration::from_micros(500);
@@ -45,8 +45,8 @@ pub(crate) struct Handoff {
     ready: Condvar,
     /// A job is in the slot (read while spinning, without the lock).
     pending: AtomicBool,
-    /// A search woke the helper and may hand it a half ([`Handoff::wake`], until
-    /// [`Handoff::relax`] or the half comes).
+    /// A half may come soon: set by [`Handoff::wake`] and after each half, cleared by
+    /// [`Handoff::relax`]. The helper spins only while it is set.
     wanted: AtomicBool,
 }
 
@@ -85,7 +85,7 @@ impl Handoff {
     }
 
     /// Wakes the helper if it sleeps, so that it is checking for work when a half comes (for
-    /// [`SPIN_AFTER_WAKE`] at most).
+    /// [`SPIN`] at most).
     pub(crate) fn wake(&self) {
         self.wanted.store(true, Ordering::Relaxed);
         if self.pending.load(Ordering::Relaxed) {
@@ -136,15 +136,10 @@ impl Handoff {
             while !self.pending.load(Ordering::Acquire) {
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(64) {
-                    let limit = if self.wanted.load(Ordering::Relaxed) {
-                        SPIN_AFTER_WAKE
-                    } else {
-                        SPIN_AFTER_JOB
-                    };
-                    if started.elapsed() >= limit {
-                        break;
-                    }
+                if spins.is_multiple_of(64)
+                    && (!self.wanted.load(Ordering::Relaxed) || started.elapsed() >= SPIN)
+                {
+                    break;
                 }
             }
             let mut slot = lock(&self.slot);
@@ -161,8 +156,9 @@ impl Handoff {
             drop(slot);
             // Woken without a job (by `wake`, or spuriously), it checks for one again.
             if let Some(job) = job {
-                self.wanted.store(false, Ordering::Relaxed);
                 job();
+                // Another half may follow soon (the next segment's, or the next search's).
+                self.wanted.store(true, Ordering::Relaxed);
             }
         }
     }

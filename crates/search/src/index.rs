@@ -932,12 +932,12 @@ impl SearchIndex {
             });
         }
         let searcher = self.searcher();
-        let compiled = compile_with(&req.q, &self.fields, &self.params, self.thesaurus.as_ref());
-        let text_query = compiled.query;
         // A search may hand half its matching to the helper thread: woken now, it is ready by
         // the time the matching starts (`handoff`), and told to sleep again if the search does
         // not split after all.
         split::wake_for(self.split, &running, &searcher);
+        let compiled = compile_with(&req.q, &self.fields, &self.params, self.thesaurus.as_ref());
+        let text_query = compiled.query;
         let proximity = compiled.proximity.filter(|_| req.sort == Sort::Relevance);
         let mut interpreted = compiled.interpreted;
         // Re-ranking by meaning: plain free text ranked by relevance, with a model configured.
