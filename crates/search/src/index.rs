@@ -1078,13 +1078,6 @@ impl SearchIndex {
             }
             _ => None,
         };
-        // (Any other search tells the helper in `split::search`.)
-        if union
-            .as_ref()
-            .is_some_and(|plan| !plan.splits(&searcher, self.split, &running))
-        {
-            split::relax();
-        }
         let (mut top_docs, total, facets) = if let Some(plan) = union {
             let bounds = self.prior_bounds(&searcher, today, &rerank_tables);
             let filter_bits = self.filter_bits(&searcher, &filters)?;

@@ -118,18 +118,18 @@ pub(crate) fn search<C: Collector + 'static>(
         Arc::from(query.weight(EnableScoring::enabled_from_searcher(searcher))?);
     let mut fruits = Vec::with_capacity(searcher.segment_readers().len() + 1);
     let readers = searcher.segment_readers();
-    let handoff = readers
+    // Decided once per segment: counting a segment's postings looks its terms up.
+    let splits: Vec<bool> = readers
         .iter()
-        .any(|r| may_split_segment(split, running, r, || postings(query, r)))
-        .then(Handoff::get)
-        .flatten();
+        .map(|r| may_split_segment(split, running, r, || postings(query, r)))
+        .collect();
+    let handoff = splits.contains(&true).then(Handoff::get).flatten();
     if handoff.is_none() {
         relax();
     }
     for (ord, reader) in readers.iter().enumerate() {
+        let handoff = handoff.filter(|_| splits[ord]);
         let ord = ord as u32;
-        let handoff = handoff
-            .filter(|_| may_split_segment(split, running, reader, || postings(query, reader)));
         let Some(handoff) = handoff else {
             fruits.push(collector.collect_segment(&*weight, ord, reader)?);
             continue;

@@ -209,6 +209,10 @@ pub(crate) fn search(
     prune: bool,
 ) -> tantivy::Result<Answer> {
     SEARCHES.fetch_add(1, Ordering::Relaxed);
+    if !plan.splits(searcher, split, running) {
+        // The helper woken as the search started may sleep again.
+        split::relax();
+    }
     let k = limit + offset;
     let mut page: Vec<(f64, DocAddress)> = Vec::new();
     let mut counts: Vec<Counts> = Vec::new();
