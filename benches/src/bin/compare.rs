@@ -10,7 +10,7 @@
 //! `compare build --data DIR --docs N --seed S` is the child: it streams generated records into
 //! `indexer::build_generation` (which merges the new generation into one segment before it goes
 //! live, unless `--no-compact`) and prints a JSON report with its own peak RSS.
-//! `compare profile [--docs N | --data DIR] [--shape S] [--seconds N] [--served] [--no-split] [--params JSON]`
+//! `compare profile [--docs N | --data DIR] [--shape S[,S...]|all] [--seconds N] [--served] [--no-split] [--params JSON]`
 //! runs one query shape in a loop for `perf`, on a fresh build or on a folder `compare build` made.
 
 use std::collections::BTreeMap;
@@ -47,7 +47,7 @@ fn main() {
         Some("profile") => cmd_profile(&args[1..]),
         _ => {
             eprintln!(
-                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S [--memory-mb N] [--no-compact]\n       compare profile [--docs N | --data DIR] [--shape S|all] [--seconds N] [--served] [--no-split] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
+                "usage: compare run --docs N [--quick] [--out DIR] [--results FILE] [--pg URL] [--query-api BIN]\n       compare build --data DIR --docs N --seed S [--memory-mb N] [--no-compact]\n       compare profile [--docs N | --data DIR] [--shape S[,S...]|all] [--seconds N] [--served] [--no-split] [--params JSON]\n       compare criterion-md --dir target/criterion [--since EPOCH_SECONDS]"
             );
             std::process::exit(2);
         }
@@ -218,7 +218,7 @@ fn cmd_profile(args: &[String]) -> Result<()> {
     let gen = Generator::new(SEED, Vocab::load_default());
     let queries: Vec<BenchQuery> = query_set(&gen, SEED, 50)
         .into_iter()
-        .filter(|q| shape == "all" || q.shape.as_str() == shape)
+        .filter(|q| shape == "all" || shape.split(',').any(|s| s == q.shape.as_str()))
         .collect();
     if queries.is_empty() {
         bail!("no queries of shape {shape}");

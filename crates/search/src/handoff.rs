@@ -11,8 +11,19 @@
 //! a half, checks for the next half for up to [`SPIN`], unless a search that will not split sends
 //! it to sleep at once ([`Handoff::relax`]); the searching thread checks for the helper's answer
 //! for up to [`WAIT_SPIN`]. Both check with the CPU's spin-wait hint rather than yielding to the
-//! kernel as rayon's idle workers do. Past those times both sleep, so an idle server burns no
-//! CPU: a lone user's search costs the helper at most 0.3 ms of spinning after its half.
+//! kernel as rayon's idle workers do.
+//!
+//! Past its spin the helper dozes: it naps for [`NAP`] (about 70 µs with Linux's default timer
+//! slack) and checks for a job or a wake after each nap, for up to [`DOZE_FOR`]; only then does
+//! it sleep until notified. A wake is then a counter's increment, not a system call: woken on
+//! the condition variable, a helper relaxed by the search before cost the next search 25 µs
+//! (p50) inside `wake` on this VM, a third of the gap between 2-4 word searches run alone and
+//! the same searches among the other shapes (benches/RESULTS.md, tenth session). An idle server
+//! still burns no CPU: after a lone user's search the helper spins at most 0.3 ms and naps
+//! for 50 ms.
+//!
+//! The searching thread also hands the helper the second half of its page of records to read
+//! (`SearchIndex::load_page`), when the helper is still spinning after the search's half.
 //!
 //! Spinning only while a half may come matters: a helper that spun after every wake slowed the
 //! searches that did not split (field-tagged ones by 6-8% at the p50), since the two vCPUs share
@@ -23,7 +34,7 @@
 //! search and leaves the helper running.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -31,6 +42,11 @@ use std::time::{Duration, Instant};
 /// How long the helper checks for work after a half or a [`Handoff::wake`] before it sleeps,
 /// unless [`Handoff::relax`] sends it to sleep sooner.
 const SPIN: Duration = Duration::from_micros(300);
+
+/// How long the helper naps between checks for work once it has stopped spinning, and for how
+/// long it naps before it sleeps until a job comes.
+const NAP: Duration = Duration::from_micros(20);
+const DOZE_FOR: Duration = Duration::from_millis(50);
 
 /// How long a searching thread checks for the helper's answer before it sleeps.
 const WAIT_SPIN: Duration = Duration::from_micros(500);
@@ -48,6 +64,14 @@ pub(crate) struct Handoff {
     /// A half may come soon: set by [`Handoff::wake`] and after each half, cleared by
     /// [`Handoff::relax`]. The helper spins only while it is set.
     wanted: AtomicBool,
+    /// The helper is asleep on `ready` (or about to be): `Slot::sleeping`, readable without
+    /// the lock.
+    asleep: AtomicBool,
+    /// The helper is spinning ([`Handoff::awake`]).
+    spinning: AtomicBool,
+    /// Calls of [`Handoff::wake`] so far, and the count the helper last saw.
+    wakes: AtomicU64,
+    seen: AtomicU64,
 }
 
 #[derive(Default)]
@@ -69,6 +93,10 @@ impl Handoff {
                 ready: Condvar::new(),
                 pending: AtomicBool::new(false),
                 wanted: AtomicBool::new(false),
+                asleep: AtomicBool::new(false),
+                spinning: AtomicBool::new(false),
+                wakes: AtomicU64::new(0),
+                seen: AtomicU64::new(0),
             }));
             std::thread::Builder::new()
                 .name("search-half".into())
@@ -85,10 +113,12 @@ impl Handoff {
     }
 
     /// Wakes the helper if it sleeps, so that it is checking for work when a half comes (for
-    /// [`SPIN`] at most).
+    /// [`SPIN`] at most). A dozing helper sees it at its next nap's end; only one asleep on
+    /// the condition variable needs a system call.
     pub(crate) fn wake(&self) {
         self.wanted.store(true, Ordering::Relaxed);
-        if self.pending.load(Ordering::Relaxed) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        if !self.asleep.load(Ordering::SeqCst) {
             return;
         }
         let slot = lock(&self.slot);
@@ -101,6 +131,12 @@ impl Handoff {
     /// rather than taking the CPU's resources from the searching thread.
     pub(crate) fn relax(&self) {
         self.wanted.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the helper is spinning, checking for work, so that a job handed now starts
+    /// within microseconds.
+    pub(crate) fn awake(&self) -> bool {
+        self.spinning.load(Ordering::Relaxed)
     }
 
     /// Hands `job` to the helper.
@@ -131,25 +167,24 @@ impl Handoff {
 
     fn serve(&self) {
         loop {
-            let started = Instant::now();
-            let mut spins = 0u32;
-            while !self.pending.load(Ordering::Acquire) {
-                std::hint::spin_loop();
-                spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(64)
-                    && (!self.wanted.load(Ordering::Relaxed) || started.elapsed() >= SPIN)
-                {
-                    break;
-                }
+            self.spin();
+            if !self.pending.load(Ordering::Acquire) {
+                self.doze();
             }
             let mut slot = lock(&self.slot);
             if slot.job.is_none() {
                 slot.sleeping = true;
-                slot = self
-                    .ready
-                    .wait(slot)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                self.asleep.store(true, Ordering::SeqCst);
+                // A wake between the doze and here found the helper not yet asleep, so it did
+                // not notify: it is seen here instead.
+                if self.wakes.load(Ordering::SeqCst) == self.seen.load(Ordering::Relaxed) {
+                    slot = self
+                        .ready
+                        .wait(slot)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
                 slot.sleeping = false;
+                self.asleep.store(false, Ordering::SeqCst);
             }
             let job = slot.job.take();
             self.pending.store(false, Ordering::Release);
@@ -159,6 +194,47 @@ impl Handoff {
                 job();
                 // Another half may follow soon (the next segment's, or the next search's).
                 self.wanted.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Checks for a job while one may come: until [`SPIN`] has passed or [`Handoff::relax`] is
+    /// called.
+    fn spin(&self) {
+        self.seen
+            .store(self.wakes.load(Ordering::SeqCst), Ordering::Relaxed);
+        self.spinning.store(true, Ordering::Relaxed);
+        let started = Instant::now();
+        let mut spins = 0u32;
+        while !self.pending.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64)
+                && (!self.wanted.load(Ordering::Relaxed) || started.elapsed() >= SPIN)
+            {
+                break;
+            }
+        }
+        self.spinning.store(false, Ordering::Relaxed);
+    }
+
+    /// Sleeps in short naps for up to [`DOZE_FOR`], checking for a job or a wake after each, so
+    /// that a search that follows soon wakes the helper without a system call.
+    fn doze(&self) {
+        let started = Instant::now();
+        loop {
+            std::thread::sleep(NAP);
+            if self.pending.load(Ordering::Acquire) {
+                return;
+            }
+            if self.wakes.load(Ordering::SeqCst) != self.seen.load(Ordering::Relaxed) {
+                self.spin();
+                if self.pending.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+            if started.elapsed() >= DOZE_FOR {
+                return;
             }
         }
     }
@@ -210,6 +286,28 @@ mod tests {
             let (square, on) = pending.wait().expect("an answer");
             assert_eq!(square, i * i);
             assert_ne!(on, caller, "the job ran on the helper thread");
+        }
+    }
+
+    #[test]
+    fn a_wake_reaches_a_dozing_or_sleeping_helper() {
+        let handoff = Handoff::get().expect("a helper thread");
+        // Past the spin (dozing), then past the doze (asleep until notified). Other tests may
+        // wake the helper meanwhile, which these checks allow.
+        for pause in [SPIN * 4, DOZE_FOR + Duration::from_millis(30)] {
+            assert_eq!(handoff.run(|| 1u8).wait(), Some(1));
+            std::thread::sleep(pause);
+            handoff.wake();
+            let mine = handoff.wakes.load(Ordering::SeqCst);
+            let until = Instant::now() + Duration::from_secs(10);
+            // The helper saw the wake: it started spinning after it.
+            while handoff.seen.load(Ordering::Relaxed) < mine {
+                assert!(Instant::now() < until, "the wake was not seen");
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            handoff.relax();
+            std::thread::sleep(pause);
+            assert_eq!(handoff.run(|| 2u8).wait(), Some(2));
         }
     }
 

@@ -862,18 +862,67 @@ impl SearchIndex {
         addr: DocAddress,
         grades: Option<&tantivy::columnar::Column<u64>>,
     ) -> Result<(Record, Option<f32>), SearchError> {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let json = doc
-            .get_first(self.fields.record)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| SearchError::Corrupt("document without stored record".into()))?;
-        let record: Record = serde_json::from_str(json)
-            .map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?;
-        let grade = grades
-            .and_then(|c| c.first(addr.doc_id))
-            .filter(|g| *g > 0)
-            .map(|g| g as f32 / 10.0);
-        Ok((record, grade))
+        read_record(searcher, self.fields.record, addr, grades)
+    }
+
+    /// The records at `addrs` with their reading grades, in order (`grades`: each segment's
+    /// column, from [`SearchIndex::grade_columns`]); the second half of them read on `helper`
+    /// meanwhile, when given ([`split::helper_for_reads`]) and the page is large enough.
+    fn load_page(
+        &self,
+        searcher: &Searcher,
+        addrs: &[DocAddress],
+        grades: &[Option<tantivy::columnar::Column<u64>>],
+        helper: Option<&'static crate::handoff::Handoff>,
+    ) -> Result<Vec<(Record, Option<f32>)>, SearchError> {
+        let column = |addr: &DocAddress| {
+            grades
+                .get(addr.segment_ord as usize)
+                .and_then(Option::as_ref)
+        };
+        let helper = helper.filter(|_| addrs.len() >= MIN_SHARED_READS);
+        let (mine, theirs) = match helper {
+            Some(_) => addrs.split_at(addrs.len().div_ceil(2)),
+            None => (addrs, &[][..]),
+        };
+        let pending = helper.map(|handoff| {
+            split::count_shared_read();
+            let searcher = searcher.clone();
+            let field = self.fields.record;
+            let theirs = theirs.to_vec();
+            let grades = grades.to_vec();
+            handoff.run(move || {
+                theirs
+                    .iter()
+                    .map(|addr| {
+                        let column = grades
+                            .get(addr.segment_ord as usize)
+                            .and_then(Option::as_ref);
+                        read_record(&searcher, field, *addr, column)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        });
+        let mut out = Vec::with_capacity(addrs.len());
+        for addr in mine {
+            out.push(read_record(
+                searcher,
+                self.fields.record,
+                *addr,
+                column(addr),
+            )?);
+        }
+        if let Some(pending) = pending {
+            let theirs = pending.wait().ok_or_else(|| {
+                SearchError::Corrupt(
+                    "reading the page's records failed on the helper thread".into(),
+                )
+            })?;
+            for record in theirs {
+                out.push(record?);
+            }
+        }
+        Ok(out)
     }
 
     fn filter_queries(&self, f: &Filters) -> Vec<Box<dyn Query>> {
@@ -1180,15 +1229,14 @@ impl SearchIndex {
         };
 
         let grades = self.grade_columns(&searcher);
+        top_docs.truncate(req.limit);
+        let addrs: Vec<DocAddress> = top_docs.iter().map(|(_, a)| *a).collect();
+        let helper = split::helper_for_reads(self.split, &running);
+        let records = self.load_page(&searcher, &addrs, &grades, helper)?;
         let mut hits = Vec::with_capacity(top_docs.len());
-        for (rank, (tweaked, addr)) in top_docs.into_iter().take(req.limit).enumerate() {
-            let (record, reading_grade) = self.load_with(
-                &searcher,
-                addr,
-                grades
-                    .get(addr.segment_ord as usize)
-                    .and_then(Option::as_ref),
-            )?;
+        for (rank, ((tweaked, addr), (record, reading_grade))) in
+            top_docs.into_iter().zip(records).enumerate()
+        {
             // The title's fragment runs from its first to its last marked token's fragment, so
             // what lies outside it ("(2024 update)") is put back around it.
             let title_html = match title_hl.as_mut().and_then(|h| h.fragment(&record.title)) {
@@ -1421,6 +1469,31 @@ impl SearchIndex {
         v.truncate(limit);
         v
     }
+}
+
+/// Pages of fewer records are read on the searching thread alone: handing over would cost more
+/// than the records it saves reading.
+const MIN_SHARED_READS: usize = 4;
+
+/// The stored record at `addr` and its reading grade (`grades`: the segment's column).
+fn read_record(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    addr: DocAddress,
+    grades: Option<&tantivy::columnar::Column<u64>>,
+) -> Result<(Record, Option<f32>), SearchError> {
+    let doc: TantivyDocument = searcher.doc(addr)?;
+    let json = doc
+        .get_first(field)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| SearchError::Corrupt("document without stored record".into()))?;
+    let record: Record = serde_json::from_str(json)
+        .map_err(|e| SearchError::Corrupt(format!("stored record: {e}")))?;
+    let grade = grades
+        .and_then(|c| c.first(addr.doc_id))
+        .filter(|g| *g > 0)
+        .map(|g| g as f32 / 10.0);
+    Ok((record, grade))
 }
 
 /// Reads the fast fields behind the priors for one segment.
@@ -2247,8 +2320,15 @@ mod tests {
             let one_pass = answer(&index, &req);
             index.split = Split::Always;
             let splits = split::splits();
+            let reads = split::shared_reads();
             let split = answer(&index, &req);
             assert!(split::splits() >= splits + 2, "{q}: not split");
+            if split.1.len() >= MIN_SHARED_READS {
+                assert!(
+                    split::shared_reads() > reads,
+                    "{q}: records not read on both threads"
+                );
+            }
             assert!(one_pass.0 > 0 && !one_pass.1.is_empty(), "{q}: no hits");
             assert_eq!(one_pass, split, "{q}");
             for (id, _) in &split.1 {

@@ -201,6 +201,30 @@ pub(crate) fn wake_for(split: Split, running: &Running, searcher: &Searcher) {
     }
 }
 
+/// The helper thread to read part of a search's page of records on, if this search may: one
+/// that is alone, while the helper still checks for work after the search's half (handing
+/// over then costs microseconds rather than a wake-up), or always under [`Split::Always`].
+pub(crate) fn helper_for_reads(split: Split, running: &Running) -> Option<&'static Handoff> {
+    match split {
+        Split::Never => None,
+        Split::WhenAlone => Handoff::started().filter(|h| running.alone() && h.awake()),
+        Split::Always => Handoff::get(),
+    }
+}
+
+/// Pages whose records were read on both threads since the process started.
+static SHARED_READS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn count_shared_read() {
+    SHARED_READS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Pages whose records were read on both threads since the process started.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn shared_reads() -> u64 {
+    SHARED_READS.load(Ordering::Relaxed)
+}
+
 /// Lets the helper woken by [`wake_for`] sleep again: this search will not split.
 pub(crate) fn relax() {
     if let Some(handoff) = Handoff::started() {
