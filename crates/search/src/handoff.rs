@@ -8,8 +8,8 @@
 //! difference of the two p50s): some 75 µs of a 530 µs search spent waking threads
 //! (benches/RESULTS.md, ninth session). So a search wakes the helper as it starts
 //! ([`Handoff::wake`]), while it analyses and plans its query, and the helper, woken or done with
-//! a half, checks for the next half for up to [`SPIN`], unless a search that will not split sends
-//! it to sleep at once ([`Handoff::relax`]); the searching thread checks for the helper's answer
+//! a half, checks for the next half for up to [`SPIN`], unless a search that will not split stops
+//! it at once ([`Handoff::relax`]); the searching thread checks for the helper's answer
 //! for up to [`WAIT_SPIN`]. Both check with the CPU's spin-wait hint rather than yielding to the
 //! kernel as rayon's idle workers do.
 //!
@@ -39,8 +39,8 @@ use std::sync::mpsc::{sync_channel, Receiver, TryRecvError};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long the helper checks for work after a half or a [`Handoff::wake`] before it sleeps,
-/// unless [`Handoff::relax`] sends it to sleep sooner.
+/// How long the helper spins, checking for work, after a half or a [`Handoff::wake`] before it
+/// dozes, unless [`Handoff::relax`] stops it sooner.
 const SPIN: Duration = Duration::from_micros(300);
 
 /// How long the helper naps between checks for work once it has stopped spinning, and for how
@@ -127,8 +127,8 @@ impl Handoff {
         }
     }
 
-    /// Tells a helper woken by [`Handoff::wake`] that no half will come: it sleeps again at once
-    /// rather than taking the CPU's resources from the searching thread.
+    /// Tells a helper woken by [`Handoff::wake`] that no half will come: it stops spinning at
+    /// once (and dozes) rather than taking the CPU's resources from the searching thread.
     pub(crate) fn relax(&self) {
         self.wanted.store(false, Ordering::Relaxed);
     }

@@ -18,7 +18,7 @@
 //!
 //! The second half goes to the one helper thread of [`crate::handoff`], which a search wakes as
 //! it starts (so that the helper is ready when the matching begins, rather than tens of
-//! microseconds after) and tells to sleep again ([`relax`]) when it will not split after all.
+//! microseconds after) and tells to stop spinning ([`relax`]) when it will not split after all.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -225,7 +225,7 @@ pub(crate) fn shared_reads() -> u64 {
     SHARED_READS.load(Ordering::Relaxed)
 }
 
-/// Lets the helper woken by [`wake_for`] sleep again: this search will not split.
+/// Lets the helper woken by [`wake_for`] stop spinning (it dozes): this search will not split.
 pub(crate) fn relax() {
     if let Some(handoff) = Handoff::started() {
         handoff.relax();
