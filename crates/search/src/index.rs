@@ -875,53 +875,22 @@ impl SearchIndex {
         grades: &[Option<tantivy::columnar::Column<u64>>],
         helper: Option<&'static crate::handoff::Handoff>,
     ) -> Result<Vec<(Record, Option<f32>)>, SearchError> {
-        let column = |addr: &DocAddress| {
-            grades
-                .get(addr.segment_ord as usize)
-                .and_then(Option::as_ref)
-        };
+        let field = self.fields.record;
         let helper = helper.filter(|_| addrs.len() >= MIN_SHARED_READS);
-        let (mine, theirs) = match helper {
-            Some(_) => addrs.split_at(addrs.len().div_ceil(2)),
-            None => (addrs, &[][..]),
+        let Some(handoff) = helper else {
+            return read_records(searcher, field, addrs, grades);
         };
-        let pending = helper.map(|handoff| {
-            split::count_shared_read();
-            let searcher = searcher.clone();
-            let field = self.fields.record;
-            let theirs = theirs.to_vec();
-            let grades = grades.to_vec();
-            handoff.run(move || {
-                theirs
-                    .iter()
-                    .map(|addr| {
-                        let column = grades
-                            .get(addr.segment_ord as usize)
-                            .and_then(Option::as_ref);
-                        read_record(&searcher, field, *addr, column)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        });
-        let mut out = Vec::with_capacity(addrs.len());
-        for addr in mine {
-            out.push(read_record(
-                searcher,
-                self.fields.record,
-                *addr,
-                column(addr),
-            )?);
-        }
-        if let Some(pending) = pending {
-            let theirs = pending.wait().ok_or_else(|| {
-                SearchError::Corrupt(
-                    "reading the page's records failed on the helper thread".into(),
-                )
-            })?;
-            for record in theirs {
-                out.push(record?);
-            }
-        }
+        split::count_shared_read();
+        let (mine, theirs) = addrs.split_at(addrs.len().div_ceil(2));
+        let pending = {
+            let (searcher, theirs, grades) = (searcher.clone(), theirs.to_vec(), grades.to_vec());
+            handoff.run(move || read_records(&searcher, field, &theirs, &grades))
+        };
+        let mut out = read_records(searcher, field, mine, grades)?;
+        let theirs = pending.wait().ok_or_else(|| {
+            SearchError::Corrupt("reading the page's records failed on the helper thread".into())
+        })??;
+        out.extend(theirs);
         Ok(out)
     }
 
@@ -1474,6 +1443,25 @@ impl SearchIndex {
 /// Pages of fewer records are read on the searching thread alone: handing over would cost more
 /// than the records it saves reading.
 const MIN_SHARED_READS: usize = 4;
+
+/// The stored records at `addrs` with their reading grades, in order (`grades`: each segment's
+/// column).
+fn read_records(
+    searcher: &Searcher,
+    field: tantivy::schema::Field,
+    addrs: &[DocAddress],
+    grades: &[Option<tantivy::columnar::Column<u64>>],
+) -> Result<Vec<(Record, Option<f32>)>, SearchError> {
+    addrs
+        .iter()
+        .map(|addr| {
+            let column = grades
+                .get(addr.segment_ord as usize)
+                .and_then(Option::as_ref);
+            read_record(searcher, field, *addr, column)
+        })
+        .collect()
+}
 
 /// The stored record at `addr` and its reading grade (`grades`: the segment's column).
 fn read_record(
