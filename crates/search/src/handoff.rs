@@ -25,9 +25,11 @@
 //! The searching thread also hands the helper the second half of its page of records to read
 //! (`SearchIndex::load_page`), when the helper is still spinning after the search's half.
 //!
-//! Spinning only while a half may come matters: a helper that spun after every wake slowed the
-//! searches that did not split (field-tagged ones by 6-8% at the p50), since the two vCPUs share
-//! a core's resources.
+//! The helper spins only while a half may come. In the ninth session, a helper that spun after
+//! every wake slowed the searches that did not split (field-tagged ones by 6-8% at the p50),
+//! since the two vCPUs share a core's resources. In the tenth, among the other shapes, it was
+//! slightly faster for field-tagged searches and slower for questions; the doze took away the
+//! wake's cost that spinning would have saved.
 //!
 //! The halves are `'static` jobs (the search's tables are shared by `Arc`), so a job can outlive
 //! a searching thread that gave up on it; a job that panics is reported as an error of its

@@ -951,8 +951,8 @@ impl SearchIndex {
         }
         let searcher = self.searcher();
         // A search may hand half its matching to the helper thread: woken now, it is ready by
-        // the time the matching starts (`handoff`), and told to sleep again if the search does
-        // not split after all.
+        // the time the matching starts (`handoff`), and told to stop spinning if the search
+        // does not split after all.
         split::wake_for(self.split, &running, &searcher);
         let compiled = compile_with(&req.q, &self.fields, &self.params, self.thesaurus.as_ref());
         let text_query = compiled.query;
