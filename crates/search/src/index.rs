@@ -1120,6 +1120,28 @@ impl SearchIndex {
             let (t, c) = split::search(&searcher, &*query, all, self.split, &running)?;
             (t, c, None)
         };
+        // The first page's records are read while the bonus re-ranks the window, on the helper
+        // as it would be read after ([`EarlyReads`]).
+        let grades = self.grade_columns(&searcher);
+        let early = match split::helper_for_reads(self.split, &running) {
+            Some(handoff)
+                if proximity.is_some()
+                    && semantic_window == 0
+                    && req.offset == 0
+                    && req.limit >= MIN_SHARED_READS
+                    && top_docs.len() >= MIN_SHARED_READS =>
+            {
+                let candidates = &top_docs[..top_docs.len().min(req.limit.max(PROXIMITY_WINDOW))];
+                Some(EarlyReads::start(
+                    handoff,
+                    &searcher,
+                    self.fields.record,
+                    candidates,
+                    &grades,
+                ))
+            }
+            _ => None,
+        };
         // The query that explains a hit's text score: with the bonus inside the window.
         let mut with_bonus = None;
         if let Some(bonus) = &proximity {
@@ -1192,11 +1214,15 @@ impl SearchIndex {
             (None, None)
         };
 
-        let grades = self.grade_columns(&searcher);
         top_docs.truncate(req.limit);
         let addrs: Vec<DocAddress> = top_docs.iter().map(|(_, a)| *a).collect();
-        let helper = split::helper_for_reads(self.split, &running);
-        let records = self.load_page(&searcher, &addrs, &grades, helper)?;
+        let records = match early {
+            Some(early) => early.finish(&searcher, self.fields.record, &addrs, &grades)?,
+            None => {
+                let helper = split::helper_for_reads(self.split, &running);
+                self.load_page(&searcher, &addrs, &grades, helper)?
+            }
+        };
         let mut hits = Vec::with_capacity(top_docs.len());
         for (rank, ((tweaked, addr), (record, reading_grade))) in
             top_docs.into_iter().zip(records).enumerate()
@@ -1438,6 +1464,127 @@ impl SearchIndex {
 /// Pages of fewer records are read on the searching thread alone: handing over would cost more
 /// than the records it saves reading.
 const MIN_SHARED_READS: usize = 4;
+
+/// The records of a search's first page, read on the helper thread while the searching thread
+/// adds the proximity bonus, before the page is known: the helper takes the best-ranked records
+/// in rank order (most of the page), the searching thread then the page's records the helper
+/// has not begun, from the bottom of the page up. The page's records are each read once; a
+/// record the helper begins before the page is known and that falls off it is read for nothing,
+/// on the core that would otherwise spin.
+struct EarlyReads {
+    /// The candidates, best first (before the bonus).
+    addrs: Arc<[DocAddress]>,
+    slots: Arc<[ReadSlot]>,
+    pending: crate::handoff::Pending<()>,
+}
+
+/// One candidate's record: who reads it, and what the helper read.
+#[derive(Default)]
+struct ReadSlot {
+    /// [`FREE`], [`HELPER`], [`SEARCHER`] or [`UNWANTED`].
+    state: std::sync::atomic::AtomicU8,
+    read: std::sync::Mutex<Option<RecordRead>>,
+}
+
+/// A stored record and its reading grade, or why it could not be read.
+type RecordRead = Result<(Record, Option<f32>), SearchError>;
+
+const FREE: u8 = 0;
+const HELPER: u8 = 1;
+const SEARCHER: u8 = 2;
+const UNWANTED: u8 = 3;
+
+impl ReadSlot {
+    /// Claims the slot for `who` if no one has.
+    fn claim(&self, who: u8) -> bool {
+        use std::sync::atomic::Ordering;
+        self.state
+            .compare_exchange(FREE, who, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+impl EarlyReads {
+    /// Starts reading the records of `candidates` (best first) on `handoff`'s helper.
+    fn start(
+        handoff: &crate::handoff::Handoff,
+        searcher: &Searcher,
+        field: tantivy::schema::Field,
+        candidates: &[(f64, DocAddress)],
+        grades: &[Option<tantivy::columnar::Column<u64>>],
+    ) -> EarlyReads {
+        split::count_shared_read();
+        let addrs: Arc<[DocAddress]> = candidates.iter().map(|(_, a)| *a).collect();
+        let slots: Arc<[ReadSlot]> = addrs.iter().map(|_| ReadSlot::default()).collect();
+        let pending = {
+            let (searcher, grades) = (searcher.clone(), grades.to_vec());
+            let (addrs, slots) = (Arc::clone(&addrs), Arc::clone(&slots));
+            handoff.run(move || {
+                for (addr, slot) in addrs.iter().zip(slots.iter()) {
+                    if slot.claim(HELPER) {
+                        let column = grades
+                            .get(addr.segment_ord as usize)
+                            .and_then(Option::as_ref);
+                        let read = read_record(&searcher, field, *addr, column);
+                        *lock_slot(&slot.read) = Some(read);
+                    }
+                }
+            })
+        };
+        EarlyReads {
+            addrs,
+            slots,
+            pending,
+        }
+    }
+
+    /// The records of `page` (addresses among the candidates), in its order.
+    fn finish(
+        self,
+        searcher: &Searcher,
+        field: tantivy::schema::Field,
+        page: &[DocAddress],
+        grades: &[Option<tantivy::columnar::Column<u64>>],
+    ) -> Result<Vec<(Record, Option<f32>)>, SearchError> {
+        let at: Vec<Option<usize>> = page
+            .iter()
+            .map(|a| self.addrs.iter().position(|b| b == a))
+            .collect();
+        // The helper begins no record off the page from now on.
+        for (i, slot) in self.slots.iter().enumerate() {
+            if !at.contains(&Some(i)) {
+                slot.claim(UNWANTED);
+            }
+        }
+        let mut mine: Vec<Option<RecordRead>> = (0..page.len()).map(|_| None).collect();
+        for (p, i) in at.iter().enumerate().rev() {
+            if i.is_none_or(|i| self.slots[i].claim(SEARCHER)) {
+                let column = grades
+                    .get(page[p].segment_ord as usize)
+                    .and_then(Option::as_ref);
+                mine[p] = Some(read_record(searcher, field, page[p], column));
+            }
+        }
+        self.pending.wait().ok_or_else(|| {
+            SearchError::Corrupt("reading the page's records failed on the helper thread".into())
+        })?;
+        mine.into_iter()
+            .zip(&at)
+            .map(|(read, i)| {
+                read.or_else(|| i.and_then(|i| lock_slot(&self.slots[i].read).take()))
+                    .unwrap_or_else(|| {
+                        Err(SearchError::Corrupt(
+                            "a record of the page was read by neither thread".into(),
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+fn lock_slot<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The stored records at `addrs` with their reading grades, in order (`grades`: each segment's
 /// column).
@@ -2320,6 +2467,47 @@ mod tests {
                     ![3, 149, 152, 299, 310, 449, 598].contains(&n),
                     "{q}: deleted {id}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn early_reads_give_the_page_whatever_reorders_it() {
+        let index = SearchIndex::create_in_ram(RankingParams::default()).unwrap();
+        let mut b = index.builder(16 << 20).unwrap();
+        let records: Vec<Record> = (0..40)
+            .map(|n| Record::new("t", &n.to_string(), &format!("record {n}")))
+            .collect();
+        b.add(records, false).unwrap();
+        b.finish().unwrap();
+        index.reload().unwrap();
+        let searcher = index.searcher();
+        let grades = index.grade_columns(&searcher);
+        let field = index.fields.record;
+        let all: Vec<DocAddress> = (0..40).map(|d| DocAddress::new(0, d)).collect();
+        let candidates: Vec<(f64, DocAddress)> = all[..20].iter().map(|a| (1.0, *a)).collect();
+        let handoff = crate::handoff::Handoff::get().expect("a helper thread");
+        let pages: [Vec<DocAddress>; 4] = [
+            // The best candidates, in order: what the helper reads first.
+            all[..10].to_vec(),
+            // Reordered, with candidates from the bottom of the list and one that is not a
+            // candidate at all.
+            vec![all[19], all[0], all[7], all[33], all[15], all[3]],
+            // None of the first candidates.
+            all[12..20].iter().rev().copied().collect(),
+            Vec::new(),
+        ];
+        for page in pages {
+            for pause in [0, 200] {
+                let early = EarlyReads::start(handoff, &searcher, field, &candidates, &grades);
+                // Without a pause the searching thread takes most records; with one, the helper.
+                std::thread::sleep(std::time::Duration::from_micros(pause));
+                let got = early.finish(&searcher, field, &page, &grades).unwrap();
+                let want = read_records(&searcher, field, &page, &grades).unwrap();
+                let ids = |r: &[(Record, Option<f32>)]| -> Vec<String> {
+                    r.iter().map(|(rec, _)| rec.id.clone()).collect()
+                };
+                assert_eq!(ids(&got), ids(&want), "page {page:?}, pause {pause} µs");
             }
         }
     }
