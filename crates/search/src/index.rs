@@ -276,8 +276,8 @@ pub(crate) enum Unions {
 struct PriorTables {
     today: i64,
     tables: SegmentTables<Arc<[f32]>>,
-    /// Each table's bounds ([`crate::union::PriorBounds`]).
-    bounds: SegmentTables<Arc<crate::union::PriorBounds>>,
+    /// The largest prior in each window of [`crate::union::WINDOW`] documents of each table.
+    bounds: SegmentTables<Arc<[f32]>>,
 }
 
 /// One table per segment of the commit searched (priors, facet codes, record vectors), built on
@@ -541,22 +541,27 @@ impl SearchIndex {
         Ok(out)
     }
 
-    /// The bounds ([`crate::union::PriorBounds`]) of `tables`, the prior tables of
+    /// The window bounds ([`crate::union::window_bounds`]) of `tables`, the prior tables of
     /// `searcher`'s segments as of `today`.
     fn prior_bounds(
         &self,
         searcher: &Searcher,
         today: i64,
         tables: &std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>>,
-    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<crate::union::PriorBounds>> {
-        let bound = |t: &[f32]| Arc::new(crate::union::PriorBounds::new(t));
+    ) -> std::collections::HashMap<tantivy::index::SegmentId, Arc<[f32]>> {
         let mut guard = lock_tables(&self.priors);
         if guard.today != today {
             // The tables were rebuilt for another day meanwhile: bound these ones afresh.
-            return tables.iter().map(|(id, t)| (*id, bound(t))).collect();
+            return tables
+                .iter()
+                .map(|(id, t)| (*id, crate::union::window_bounds(t)))
+                .collect();
         }
         guard.bounds.for_searcher(searcher, |seg| {
-            bound(tables.get(&seg.segment_id()).map_or(&[][..], |t| &t[..]))
+            tables
+                .get(&seg.segment_id())
+                .map(|t| crate::union::window_bounds(t))
+                .unwrap_or_else(|| Arc::from(Vec::new()))
         })
     }
 

@@ -155,72 +155,13 @@ impl Plan {
     }
 }
 
-/// Upper bounds of a segment's priors, coarse enough to stay in the caches where the prior table
-/// (4 bytes a document: 4 MiB at 1M records) does not: a candidate is weighed against the page
-/// at its bound first, and its prior read only if the bound could lift it there.
-pub(crate) struct PriorBounds {
-    /// The largest prior in each window of [`WINDOW`] documents (windows aligned on its
-    /// multiples).
-    windows: Box<[f32]>,
-    /// Each document's prior rounded up to one of `levels` (its index): a byte a document.
-    docs: Box<[u8]>,
-    /// 255 levels spaced evenly in log scale from the segment's smallest positive prior to its
-    /// largest, then infinity (the level of a prior that is not a number).
-    levels: Box<[f32; 256]>,
-}
-
-impl PriorBounds {
-    /// The bounds of a segment's prior table.
-    pub(crate) fn new(priors: &[f32]) -> PriorBounds {
-        let windows = priors
-            .chunks(WINDOW as usize)
-            .map(|w| w.iter().copied().fold(0.0f32, f32::max))
-            .collect();
-        let positive = || priors.iter().copied().filter(|p| *p > 0.0 && p.is_finite());
-        let lo = positive().fold(f32::INFINITY, f32::min);
-        let hi = positive().fold(0.0f32, f32::max);
-        let mut levels = Box::new([f32::INFINITY; 256]);
-        if lo <= hi {
-            let step = (f64::from(hi) / f64::from(lo)).ln() / 254.0;
-            for (i, level) in levels.iter_mut().take(255).enumerate() {
-                *level = (f64::from(lo) * (step * i as f64).exp()) as f32;
-            }
-            levels[254] = hi;
-            // Rounding may leave a level a hair below the one before it.
-            for i in 1..255 {
-                levels[i] = levels[i].max(levels[i - 1]);
-            }
-        }
-        let docs = priors.iter().map(|&p| level_of(&levels, p)).collect();
-        PriorBounds {
-            windows,
-            docs,
-            levels,
-        }
-    }
-
-    /// The largest prior in the window that starts at `start`, if the table covers it.
-    fn window(&self, start: DocId) -> Option<f32> {
-        self.windows.get((start / WINDOW) as usize).copied()
-    }
-
-    /// At least `doc`'s prior (infinity for a document the table does not cover).
-    fn doc(&self, doc: DocId) -> f32 {
-        self.docs
-            .get(doc as usize)
-            .map_or(f32::INFINITY, |&l| self.levels[l as usize])
-    }
-}
-
-/// The index of the lowest of `levels` (ascending, the last infinity) at or above `prior`.
-fn level_of(levels: &[f32; 256], prior: f32) -> u8 {
-    // The first level not below the prior; a prior that is not a number gets the last one.
-    let i = levels.partition_point(|&l| l < prior);
-    if prior.is_nan() {
-        255
-    } else {
-        i.min(255) as u8
-    }
+/// The largest prior in each window of a segment's prior table (windows aligned on multiples
+/// of [`WINDOW`]).
+pub(crate) fn window_bounds(priors: &[f32]) -> Arc<[f32]> {
+    priors
+        .chunks(WINDOW as usize)
+        .map(|w| w.iter().copied().fold(0.0f32, f32::max))
+        .collect()
 }
 
 /// The documents of one segment a filter lets through, one bit per doc id.
@@ -261,7 +202,7 @@ pub(crate) fn search(
     offset: usize,
     facets: Option<&FacetCollector>,
     priors: &HashMap<SegmentId, Arc<[f32]>>,
-    bounds: &HashMap<SegmentId, Arc<PriorBounds>>,
+    bounds: &HashMap<SegmentId, Arc<[f32]>>,
     filters: &HashMap<SegmentId, Vec<FilterBits>>,
     split: Split,
     running: &Running,
@@ -470,7 +411,7 @@ struct RangeData {
     reader: SegmentReader,
     k: usize,
     priors: Option<Arc<[f32]>>,
-    bounds: Option<Arc<PriorBounds>>,
+    bounds: Option<Arc<[f32]>>,
     filters: Vec<FilterBits>,
     prune: bool,
     shared: SharedBar,
@@ -497,7 +438,7 @@ struct Range<'a> {
     reader: &'a SegmentReader,
     k: usize,
     priors: Option<&'a [f32]>,
-    bounds: Option<&'a PriorBounds>,
+    bounds: Option<&'a [f32]>,
     /// The filters' documents: a match counts only if every filter lets it through.
     filters: &'a [FilterBits],
     prune: bool,
@@ -624,7 +565,10 @@ impl Range<'_> {
             // A record without a prior table scores with a prior of 1; a window without a
             // bound is not pruned.
             let lift = match (self.priors, self.bounds) {
-                (Some(_), Some(b)) => b.window(start).unwrap_or(f32::INFINITY),
+                (Some(_), Some(b)) => b
+                    .get((start / WINDOW) as usize)
+                    .copied()
+                    .unwrap_or(f32::INFINITY),
                 (Some(_), None) => f32::INFINITY,
                 (None, _) => 1.0,
             };
@@ -689,8 +633,7 @@ impl Range<'_> {
         // The text score a candidate must reach to be lifted to the page's bar by the window's
         // largest prior (with the margin), kept in step with the page. With no bar yet and no
         // bound for the window (minus infinity over infinity) it is NaN, which prunes nothing.
-        let mut bar = self.bar(heap).max(shared);
-        let mut cut = bar / (lift * MARGIN);
+        let mut cut = self.bar(heap).max(shared) / (lift * MARGIN);
         for word in 0..WORDS {
             let matched = std::mem::take(&mut w.matched[word]);
             let candidates = std::mem::take(&mut w.candidate[word]);
@@ -729,18 +672,11 @@ impl Range<'_> {
                     // Below the page whatever its prior: its prior need not be read.
                     continue;
                 }
-                let prior = match self.priors {
-                    Some(priors) => {
-                        if let Some(b) = self.bounds {
-                            if f64::from(text) * f64::from(b.doc(doc)) * MARGIN < bar {
-                                // Below the page at its prior's bound.
-                                continue;
-                            }
-                        }
-                        priors.get(doc as usize).copied().unwrap_or(1.0)
-                    }
-                    None => 1.0,
-                };
+                let prior = self
+                    .priors
+                    .and_then(|p| p.get(doc as usize))
+                    .copied()
+                    .unwrap_or(1.0);
                 let entry = Entry {
                     score: f64::from(text * prior),
                     doc,
@@ -753,8 +689,7 @@ impl Range<'_> {
                 } else {
                     continue;
                 }
-                bar = self.bar(heap).max(shared);
-                cut = bar / (lift * MARGIN);
+                cut = self.bar(heap).max(shared) / (lift * MARGIN);
             }
         }
         if let Some(t) = tally {
@@ -818,38 +753,6 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #[test]
-        fn prior_bounds_hold_every_prior_closely(
-            priors in proptest::collection::vec(
-                prop_oneof![0.0f32..4.0, Just(0.0f32), Just(f32::NAN), 1e-6f32..1e-3],
-                0..300,
-            )
-        ) {
-            let bounds = PriorBounds::new(&priors);
-            let positive: Vec<f32> = priors.iter().copied().filter(|p| *p > 0.0).collect();
-            let lo = positive.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = positive.iter().copied().fold(0.0f32, f32::max);
-            for (doc, &p) in priors.iter().enumerate() {
-                let b = bounds.doc(doc as DocId);
-                if p.is_nan() {
-                    prop_assert_eq!(b, f32::INFINITY);
-                    continue;
-                }
-                prop_assert!(b >= p, "bound {b} below prior {p}");
-                // Within one level's step (hi / lo over 254 steps) of a positive prior.
-                if p > 0.0 {
-                    let step = (f64::from(hi) / f64::from(lo)).powf(1.0 / 254.0);
-                    prop_assert!(f64::from(b) <= f64::from(p) * step * (1.0 + 1e-6), "bound {b} far above prior {p}");
-                }
-            }
-            // A document past the table has no bound.
-            prop_assert_eq!(bounds.doc(priors.len() as DocId), f32::INFINITY);
-            for (w, chunk) in priors.chunks(WINDOW as usize).enumerate() {
-                let max = chunk.iter().copied().fold(0.0f32, f32::max);
-                prop_assert_eq!(bounds.window(w as DocId * WINDOW), Some(max));
-            }
-        }
-
         #[test]
         fn shared_bars_order_as_scores(a in any::<f64>(), b in any::<f64>()) {
             prop_assume!(!a.is_nan() && !b.is_nan());
