@@ -22,8 +22,10 @@
 //! still burns no CPU: after a lone user's search the helper spins at most 0.3 ms and naps
 //! for 50 ms.
 //!
-//! The searching thread also hands the helper the second half of its page of records to read
-//! (`SearchIndex::load_page`), when the helper is still spinning after the search's half.
+//! The searching thread also hands the helper records of its page to read, when the helper is
+//! still spinning after the search's half: with a proximity bonus, the best-ranked records as
+//! the bonus re-ranks them (`index::EarlyReads`), else the second half of the page
+//! (`SearchIndex::load_page`).
 //!
 //! The helper spins only while a half may come. In the ninth session, a helper that spun after
 //! every wake slowed the searches that did not split (field-tagged ones by 6-8% at the p50),
