@@ -1128,7 +1128,8 @@ impl SearchIndex {
         // The first page's records are read while the bonus re-ranks the window, on the helper
         // as it would be read after ([`EarlyReads`]).
         let grades = self.grade_columns(&searcher);
-        let early = match split::helper_for_reads(self.split, &running) {
+        let helper = split::helper_for_reads(self.split, &running);
+        let early = match helper {
             Some(handoff)
                 if proximity.is_some()
                     && semantic_window == 0
@@ -1223,10 +1224,7 @@ impl SearchIndex {
         let addrs: Vec<DocAddress> = top_docs.iter().map(|(_, a)| *a).collect();
         let records = match early {
             Some(early) => early.finish(&searcher, self.fields.record, &addrs, &grades)?,
-            None => {
-                let helper = split::helper_for_reads(self.split, &running);
-                self.load_page(&searcher, &addrs, &grades, helper)?
-            }
+            None => self.load_page(&searcher, &addrs, &grades, helper)?,
         };
         let mut hits = Vec::with_capacity(top_docs.len());
         for (rank, ((tweaked, addr), (record, reading_grade))) in
